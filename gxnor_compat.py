@@ -1,0 +1,114 @@
+"""Make Theano and Lasagne 0.1 import cleanly on Python 2.7 and 3.11.
+
+Import this module before ``theano`` or ``lasagne``; every module of the
+project does.  It does two things and nothing else:
+
+* Fills in Theano flags the user did not set (``THEANO_FLAGS`` and
+  ``.theanorc`` always win):
+
+  - ``floatX=float32``: the authors ran float32 on the GPU; Theano's own
+    default (float64) would double memory and halve CPU speed.
+  - ``blas.ldflags``: Theano 1.0.5 crashes while auto-detecting BLAS on
+    Python 3.11 (``numpy.distutils`` no longer has ``blas_opt_info``), so
+    the flag is set explicitly: ``-lopenblas`` when OpenBLAS is installed,
+    otherwise empty (Theano's slower NumPy-based fallback).
+
+* Provides ``theano.tensor.signal.downsample`` on Theano >= 0.9, where it
+  was removed.  PyPI's Lasagne 0.1 imports it for its pooling layers.
+
+Examples
+--------
+>>> import gxnor_compat  # noqa: F401  (before theano and lasagne)
+>>> import lasagne
+"""
+from __future__ import absolute_import
+
+import ctypes.util
+import os
+import sys
+import types
+
+__all__ = ['openblas_available', 'configure_theano_flags', 'install_downsample_shim']
+
+
+def openblas_available():
+    """Return True when a shared OpenBLAS library can be linked with ``-lopenblas``."""
+    if ctypes.util.find_library('openblas') is None:
+        return False
+    # find_library also finds libopenblas.so.0 without the -dev symlink, which
+    # the linker needs; look for the unversioned name too.
+    for folder in ('/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu',
+                   '/usr/lib64', '/usr/lib', '/usr/local/lib'):
+        if os.path.exists(os.path.join(folder, 'libopenblas.so')):
+            return True
+    return False
+
+
+def _theanorc_text():
+    paths = os.environ.get('THEANORC', '~/.theanorc:~/.theanorc.txt')
+    text = ''
+    for path in paths.split(os.pathsep):
+        path = os.path.expanduser(path)
+        if os.path.isfile(path):
+            with open(path) as handle:
+                text += handle.read()
+    return text
+
+
+def _user_sets(flag, flags_env, rc_text):
+    section, _, name = flag.rpartition('.')
+    if any(item.split('=')[0].strip() == flag for item in flags_env.split(',')):
+        return True
+    if section:
+        return ('[%s]' % section) in rc_text and name in rc_text
+    return any(line.split('=')[0].strip() == name
+               for line in rc_text.splitlines() if '=' in line)
+
+
+def configure_theano_flags(environ=None):
+    """Add the defaults described above to ``THEANO_FLAGS`` in ``environ``.
+
+    Returns the resulting flags string.  Has no effect on an already
+    imported Theano, so call it before the first ``import theano``.
+    """
+    environ = os.environ if environ is None else environ
+    flags = environ.get('THEANO_FLAGS', '')
+    rc_text = _theanorc_text()
+    extra = []
+    if not _user_sets('floatX', flags, rc_text):
+        extra.append('floatX=float32')
+    if not _user_sets('blas.ldflags', flags, rc_text):
+        extra.append('blas.ldflags=' + ('-lopenblas' if openblas_available() else ''))
+    if extra:
+        flags = ','.join([f for f in [flags] + extra if f])
+        environ['THEANO_FLAGS'] = flags
+    return flags
+
+
+def _max_pool_2d(input, ds, ignore_border=None, st=None, padding=(0, 0), mode='max'):
+    from theano.tensor.signal import pool
+    return pool.pool_2d(input, ws=ds, ignore_border=ignore_border, stride=st,
+                        pad=padding, mode=mode)
+
+
+def install_downsample_shim():
+    """Register ``theano.tensor.signal.downsample.max_pool_2d`` if Theano lacks it."""
+    import warnings
+    import theano.tensor.signal as signal
+    try:
+        with warnings.catch_warnings():
+            # Theano 0.8 warns that downsample moved to pool; Lasagne 0.1 still uses it.
+            warnings.simplefilter('ignore')
+            from theano.tensor.signal import downsample  # noqa: F401  (Theano < 0.9)
+        return
+    except ImportError:
+        pass
+    module = types.ModuleType('theano.tensor.signal.downsample')
+    module.max_pool_2d = _max_pool_2d
+    sys.modules[module.__name__] = module
+    signal.downsample = module
+
+
+if 'theano' not in sys.modules:
+    configure_theano_flags()
+install_downsample_shim()
