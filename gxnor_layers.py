@@ -1,0 +1,335 @@
+"""Lasagne layers of GXNOR-Net.
+
+Built on the layer API common to Lasagne 0.1 (PyPI) and 0.2.dev1 (GitHub):
+
+* :class:`DiscreteDenseLayer`, :class:`DiscreteConv2DLayer`: weights on the
+  grid Z_N, tagged ``discrete`` (and not ``trainable``: ordinary optimizers
+  must not touch them; :func:`binary_net.build_updates` moves them by DST).
+  With ``weight_storage='int8'`` the parameter holds state indices and the
+  float weights exist only as an expression in the graph.
+* :class:`BatchNormLayer`: Lasagne 0.2's batch normalization (epsilon 1e-4,
+  running averages with alpha 0.1), which Lasagne 0.1 lacks.
+* :class:`DiscreteActivationLayer`: :func:`discrete_ops.discrete_activation`.
+* :func:`describe_network`: the architecture as JSON-ready dicts, stored in
+  model files beside the weights.
+"""
+from __future__ import absolute_import, division
+
+import gxnor_compat  # noqa: F401  (before theano and lasagne)
+import lasagne
+import numpy as np
+import theano
+import theano.tensor as T
+
+import discrete_ops
+
+__all__ = ['DiscreteDenseLayer', 'DiscreteConv2DLayer', 'BatchNormLayer',
+           'DiscreteActivationLayer', 'describe_network', 'discrete_layers']
+
+WEIGHT_STORAGES = ('float', 'int8')
+
+
+class _DiscreteWeightsMixin(object):
+    """Creates ``self.W`` and ``self.W_values`` (the weights as floats)."""
+
+    def _add_weights(self, shape, discrete, H, N, init_scale, weight_storage, W):
+        if weight_storage not in WEIGHT_STORAGES:
+            raise ValueError('weight_storage must be one of %s, got %r'
+                             % (WEIGHT_STORAGES, weight_storage))
+        self.discrete, self.H, self.N = bool(discrete), float(H), int(N)
+        self.weight_storage = weight_storage if discrete else 'float'
+        if not discrete:
+            self.W = self.add_param(W or lasagne.init.GlorotUniform(), shape, name='W')
+            self.W_values = self.W
+            return
+        discrete_ops.weight_grid_step(self.H, self.N)  # validates H and N
+        init = W or lasagne.init.Uniform((-init_scale * self.H, init_scale * self.H))
+        if self.weight_storage == 'float':
+            # Left off the grid on purpose: epoch 0 (LR 0) snaps it, as the authors do.
+            self.W = self.add_param(init, shape, name='W', discrete=True,
+                                    trainable=False, regularizable=True)
+            self.W_values = self.W
+            return
+        if self.N > 6:
+            raise ValueError('int8 weight storage holds N <= 6 (65 states), got N=%d' % self.N)
+        values = lasagne.utils.create_param(init, shape).get_value()
+        index = discrete_ops.weight_state_index(values, self.H, self.N).astype(np.int8)
+        self.W = self.add_param(theano.shared(index, name='W'), shape, name='W',
+                                discrete=True, trainable=False, regularizable=True)
+        dz = discrete_ops.weight_grid_step(self.H, self.N)
+        self.W_values = (T.cast(self.W, theano.config.floatX) * np.float32(dz).astype(
+            theano.config.floatX) - np.asarray(self.H, dtype=theano.config.floatX))
+
+    def weight_values(self):
+        """The weights as a float NumPy array, whatever the storage."""
+        if self.weight_storage == 'int8':
+            return discrete_ops.weight_grid(self.H, self.N)[self.W.get_value()]
+        return self.W.get_value()
+
+    def _describe_weights(self):
+        names = {'W': '%s.W' % self.name}
+        names['b'] = None if self.b is None else '%s.b' % self.name
+        return {'name': self.name, 'discrete': self.discrete, 'H': self.H, 'N': self.N,
+                'weight_storage': self.weight_storage, 'params': names}
+
+
+class DiscreteDenseLayer(_DiscreteWeightsMixin, lasagne.layers.Layer):
+    """Fully connected layer whose weights live on Z_N.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+    num_units : int
+    discrete : bool
+        False gives an ordinary full-precision layer (Glorot init), for the
+        baseline.
+    H, N : float, int
+        Weights in Z_N: 2^N + 1 states in [-H, H].
+    init_scale : float
+        Initial weights uniform in [-init_scale*H, init_scale*H] (the
+        authors use 1, and 1.5 for CIFAR-10's dense layers).
+    weight_storage : {'float', 'int8'}
+    b : initializer or None
+    nonlinearity : callable or None
+
+    Examples
+    --------
+    >>> l_in = lasagne.layers.InputLayer((None, 20))
+    >>> l_fc = DiscreteDenseLayer(l_in, num_units=5, H=1.0, N=1)
+    >>> l_fc.W.get_value().shape
+    (20, 5)
+    """
+
+    def __init__(self, incoming, num_units, discrete=True, H=1.0, N=1, init_scale=1.0,
+                 weight_storage='float', W=None, b=lasagne.init.Constant(0.),
+                 nonlinearity=None, **kwargs):
+        super(DiscreteDenseLayer, self).__init__(incoming, **kwargs)
+        self.num_units = num_units
+        self.nonlinearity = nonlinearity or (lambda x: x)
+        num_inputs = int(np.prod(self.input_shape[1:]))
+        self._add_weights((num_inputs, num_units), discrete, H, N, init_scale,
+                          weight_storage, W)
+        self.b = None if b is None else self.add_param(
+            b, (num_units,), name='b', regularizable=False)
+
+    def get_output_shape_for(self, input_shape):
+        return (input_shape[0], self.num_units)
+
+    def get_output_for(self, input, **kwargs):
+        if input.ndim > 2:
+            input = input.flatten(2)
+        activation = T.dot(input, self.W_values)
+        if self.b is not None:
+            activation = activation + self.b.dimshuffle('x', 0)
+        return self.nonlinearity(activation)
+
+    def describe(self):
+        spec = dict(kind='dense', num_units=self.num_units)
+        spec.update(self._describe_weights())
+        return spec
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+class DiscreteConv2DLayer(_DiscreteWeightsMixin, lasagne.layers.Layer):
+    """2D convolution (cross-correlation, no filter flip) with weights on Z_N.
+
+    Parameters are those of :class:`DiscreteDenseLayer` plus ``num_filters``,
+    ``filter_size``, ``stride`` and ``pad`` (int, pair, or 'same' for odd
+    filters).  The output is out[n, f, i, j] = sum_{c,u,v}
+    x[n, c, i*s + u - pad, j*s + v - pad] * W[f, c, u, v] (+ b[f]).
+
+    Examples
+    --------
+    >>> l_in = lasagne.layers.InputLayer((None, 1, 28, 28))
+    >>> l_conv = DiscreteConv2DLayer(l_in, num_filters=32, filter_size=5)
+    >>> l_conv.output_shape
+    (None, 32, 24, 24)
+    """
+
+    def __init__(self, incoming, num_filters, filter_size, stride=1, pad=0, discrete=True,
+                 H=1.0, N=1, init_scale=1.0, weight_storage='float', W=None,
+                 b=lasagne.init.Constant(0.), nonlinearity=None, **kwargs):
+        super(DiscreteConv2DLayer, self).__init__(incoming, **kwargs)
+        self.num_filters = num_filters
+        self.filter_size = _pair(filter_size)
+        self.stride = _pair(stride)
+        if pad == 'same':
+            pad = tuple(s // 2 for s in self.filter_size)
+        self.pad = _pair(pad)
+        self.nonlinearity = nonlinearity or (lambda x: x)
+        shape = (num_filters, self.input_shape[1]) + self.filter_size
+        self._add_weights(shape, discrete, H, N, init_scale, weight_storage, W)
+        self.b = None if b is None else self.add_param(
+            b, (num_filters,), name='b', regularizable=False)
+
+    def get_output_shape_for(self, input_shape):
+        sizes = [None if n is None else (n + 2 * p - f) // s + 1
+                 for n, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, self.pad)]
+        return (input_shape[0], self.num_filters) + tuple(sizes)
+
+    def get_output_for(self, input, **kwargs):
+        conved = T.nnet.conv2d(input, self.W_values, input_shape=self.input_shape,
+                               filter_shape=(self.num_filters, self.input_shape[1]) +
+                               self.filter_size,
+                               border_mode=self.pad, subsample=self.stride, filter_flip=False)
+        if self.b is not None:
+            conved = conved + self.b.dimshuffle('x', 0, 'x', 'x')
+        return self.nonlinearity(conved)
+
+    def describe(self):
+        spec = dict(kind='conv', num_filters=self.num_filters,
+                    filter_size=list(self.filter_size), stride=list(self.stride),
+                    pad=list(self.pad), flip_filters=False)
+        spec.update(self._describe_weights())
+        return spec
+
+
+def _broadcast_pattern(ndim, axes):
+    """dimshuffle pattern that puts a parameter over the non-normalized axes."""
+    pattern, position = [], 0
+    for axis in range(ndim):
+        if axis in axes:
+            pattern.append('x')
+        else:
+            pattern.append(position)
+            position += 1
+    return pattern
+
+
+class BatchNormLayer(lasagne.layers.Layer):
+    """Batch normalization with Lasagne 0.2's semantics.
+
+    Training:      y = (x - mean_B) * gamma * inv_std_B + beta, with the batch
+                   statistics over ``axes`` and inv_std_B = 1/sqrt(var_B + eps);
+                   the running ``mean`` and ``inv_std`` move towards the batch
+                   ones by ``alpha`` on every training step.
+    Deterministic: the running ``mean`` and ``inv_std`` replace the batch ones.
+
+    Parameters
+    ----------
+    incoming : Layer
+    axes : 'auto' or tuple of int
+        'auto' normalizes over all axes but the second (channels).
+    epsilon, alpha : float
+        1e-4 and 0.1, the authors' values (and Lasagne's defaults).
+
+    Examples
+    --------
+    >>> l_in = lasagne.layers.InputLayer((None, 10))
+    >>> l_bn = BatchNormLayer(l_in)
+    >>> sorted(p.name for p in l_bn.get_params())
+    ['beta', 'gamma', 'inv_std', 'mean']
+    """
+
+    def __init__(self, incoming, axes='auto', epsilon=1e-4, alpha=0.1, **kwargs):
+        super(BatchNormLayer, self).__init__(incoming, **kwargs)
+        if axes == 'auto':
+            axes = (0,) + tuple(range(2, len(self.input_shape)))
+        self.axes = tuple(axes)
+        self.epsilon, self.alpha = epsilon, alpha
+        shape = [size for axis, size in enumerate(self.input_shape) if axis not in self.axes]
+        constant = lasagne.init.Constant
+        self.beta = self.add_param(constant(0.), shape, 'beta', trainable=True,
+                                   regularizable=False)
+        self.gamma = self.add_param(constant(1.), shape, 'gamma', trainable=True,
+                                    regularizable=True)
+        self.mean = self.add_param(constant(0.), shape, 'mean', trainable=False,
+                                   regularizable=False)
+        self.inv_std = self.add_param(constant(1.), shape, 'inv_std', trainable=False,
+                                      regularizable=False)
+
+    def get_output_for(self, input, deterministic=False, batch_norm_use_averages=None,
+                       batch_norm_update_averages=None, **kwargs):
+        use_averages = deterministic if batch_norm_use_averages is None \
+            else batch_norm_use_averages
+        update_averages = (not deterministic) if batch_norm_update_averages is None \
+            else batch_norm_update_averages
+        mean, inv_std = self.mean, self.inv_std
+        if not use_averages or update_averages:
+            input_mean = input.mean(self.axes)
+            input_inv_std = T.inv(T.sqrt(input.var(self.axes) + self.epsilon))
+        if not use_averages:
+            mean, inv_std = input_mean, input_inv_std
+        if update_averages:
+            # The running averages change as a side effect of any function that
+            # computes this output (Lasagne 0.2's mechanism): clones of the shared
+            # variables carry default updates, and are tied into the output graph.
+            running_mean = theano.clone(self.mean, share_inputs=False)
+            running_inv_std = theano.clone(self.inv_std, share_inputs=False)
+            running_mean.default_update = ((1 - self.alpha) * running_mean +
+                                           self.alpha * input_mean)
+            running_inv_std.default_update = ((1 - self.alpha) * running_inv_std +
+                                              self.alpha * input_inv_std)
+            mean = mean + 0 * running_mean
+            inv_std = inv_std + 0 * running_inv_std
+        broadcast = _broadcast_pattern(input.ndim, self.axes)
+        return ((input - mean.dimshuffle(broadcast)) *
+                (self.gamma * inv_std).dimshuffle(broadcast) +
+                self.beta.dimshuffle(broadcast))
+
+    def describe(self):
+        return dict(kind='batchnorm', name=self.name, epsilon=self.epsilon, alpha=self.alpha,
+                    axes=list(self.axes),
+                    params=dict((p, '%s.%s' % (self.name, p))
+                                for p in ('beta', 'gamma', 'mean', 'inv_std')))
+
+
+class DiscreteActivationLayer(lasagne.layers.Layer):
+    """Applies :func:`discrete_ops.discrete_activation` (ternary by default).
+
+    Examples
+    --------
+    >>> l_in = lasagne.layers.InputLayer((None, 10))
+    >>> l_act = DiscreteActivationLayer(l_in, act_N=1, r=1.0, a=0.5)
+    """
+
+    def __init__(self, incoming, act_N=1, r=1.0, a=0.5, window='rect', **kwargs):
+        super(DiscreteActivationLayer, self).__init__(incoming, **kwargs)
+        discrete_ops.activation_thresholds(act_N, r)  # validates act_N and r
+        if not a > 0:
+            raise ValueError('a must be > 0, got %r' % (a,))
+        if window not in ('rect', 'tri'):
+            raise ValueError("window must be 'rect' or 'tri', got %r" % (window,))
+        self.act_N, self.r, self.a, self.window = int(act_N), float(r), float(a), window
+
+    def get_output_for(self, input, **kwargs):
+        return discrete_ops.discrete_activation(input, self.act_N, self.r, self.a, self.window)
+
+    def describe(self):
+        return dict(kind='activation', act_N=self.act_N, r=self.r, a=self.a,
+                    window=self.window)
+
+
+def discrete_layers(network):
+    """The layers below ``network`` whose weights are discrete."""
+    return [layer for layer in lasagne.layers.get_all_layers(network)
+            if getattr(layer, 'discrete', False)]
+
+
+def describe_network(network):
+    """JSON-ready description of every layer below ``network``, input first.
+
+    Our layers describe themselves; Lasagne's InputLayer, MaxPool2DLayer and
+    NonlinearityLayer (ReLU only, for the full-precision baseline) are
+    translated here.  Any other layer raises ValueError, so that a model file
+    never silently misses a layer.
+    """
+    specs = []
+    for layer in lasagne.layers.get_all_layers(network):
+        if hasattr(layer, 'describe'):
+            specs.append(layer.describe())
+        elif isinstance(layer, lasagne.layers.InputLayer):
+            specs.append(dict(kind='input', shape=list(layer.shape[1:])))
+        elif isinstance(layer, lasagne.layers.MaxPool2DLayer):
+            specs.append(dict(kind='maxpool', pool_size=list(_pair(layer.pool_size)),
+                              stride=list(_pair(layer.stride)), pad=list(_pair(layer.pad)),
+                              ignore_border=bool(layer.ignore_border)))
+        elif (isinstance(layer, lasagne.layers.NonlinearityLayer) and
+              layer.nonlinearity is lasagne.nonlinearities.rectify):
+            specs.append(dict(kind='relu'))
+        else:
+            raise ValueError('describe_network: cannot describe %s' % type(layer).__name__)
+    return specs
