@@ -29,7 +29,7 @@ without the test set).
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import io
+import hashlib
 import json
 import math
 import os
@@ -605,10 +605,12 @@ def _validate(args):
 
 
 def default_run_name(name, args):
+    """Readable main hyperparameters plus a hash of all of them, so that the
+    same command resumes its run and any other command starts its own."""
     method = 'gxnor-N%d-act%d-%s' % (args.N, args.act_N, args.update) if args.discrete else 'fp'
-    subset = '-train%d' % args.train_size if args.train_size else ''
-    return '%s-%s-b%d-e%d%s-s%d' % (name, method, args.batch_size, args.epochs, subset,
-                                    args.seed)
+    digest = hashlib.sha1(json.dumps(run_config(args), sort_keys=True).encode('utf-8'))
+    return '%s-%s-b%d-e%d-%s' % (name, method, args.batch_size, args.epochs,
+                                 digest.hexdigest()[:8])
 
 
 def parse_args(experiment, argv=None, **overrides):

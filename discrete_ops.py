@@ -160,8 +160,9 @@ def discrete_activation(x, act_N=1, r=1.0, a=0.5, window='rect'):
         forward = T.switch(T.ge(x, 0), _floatx(1.0), _floatx(-1.0))
         surrogate = _window_integral(x, a, step, window)
     else:
-        count = sum(T.gt(abs(x), t) for t in thresholds)
-        forward = T.sgn(x) * T.cast(count, theano.config.floatX) * _floatx(step)
+        # Comparisons are bool in Theano 1.0, where bool + bool is OR: cast first.
+        count = sum(T.cast(T.gt(abs(x), t), theano.config.floatX) for t in thresholds)
+        forward = T.sgn(x) * count * _floatx(step)
         surrogate = sum(_window_integral(x - t, a, step, window) +
                         _window_integral(x + t, a, step, window) for t in thresholds)
     forward = T.cast(forward, theano.config.floatX)

@@ -1,0 +1,33 @@
+"""Shared fixtures: the repository on sys.path and the real MNIST folder."""
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+def real_mnist_dir():
+    """The real MNIST folder, or skip (fail where GXNOR_REQUIRE_DATA=1, as in CI)."""
+    folder = os.environ.get('GXNOR_MNIST_DIR',
+                            os.path.join(ROOT, os.pardir, 'shared', 'data', 'mnist'))
+    if not os.path.isfile(os.path.join(folder, 'train-images-idx3-ubyte.gz')):
+        reason = 'real MNIST not found in %s (set GXNOR_MNIST_DIR)' % folder
+        if os.environ.get('GXNOR_REQUIRE_DATA') == '1':
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return folder
+
+
+@pytest.fixture
+def mnist_dir():
+    return real_mnist_dir()
+
+
+@pytest.fixture(scope='session')
+def mnist_data():
+    """The real MNIST splits, loaded once per test session."""
+    import datasets
+    return datasets.load_mnist(real_mnist_dir(), download=False)
