@@ -1,0 +1,334 @@
+#!/usr/bin/env python
+"""Gated-XNOR engine versus a float32 NumPy forward pass of the same model.
+
+Both run in one process on the same images and batches: the engine
+(:mod:`gated_xnor`, bit-packed integers) and a float32 pass written the
+usual way (im2col + ``np.dot`` through BLAS, batch norm, activation).  The
+script prints the throughput of each (images/s) and their ratio, the model
+size packed versus float32, and whether the predictions agree.
+
+Model: the MODEL argument, else the newest ``weights/mnist*.npz``, else a
+random model of the paper's MNIST architecture (32C5-MP2-64C5-MP2-512FC-10,
+ternary weights, batch-norm statistics measured on the images, as training
+would leave them).  Images: the MNIST test set through ``datasets.py``
+(``--data-dir``, ``$GXNOR_MNIST_DIR`` or ``../shared/data/mnist``), else
+random uint8 images.
+
+Examples
+--------
+::
+
+    python bench/bench_gated_xnor.py                         # newest model or random one
+    python bench/bench_gated_xnor.py weights/mnist.npz --limit 2000 --popcount table
+"""
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import glob
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import gated_xnor as gx  # noqa: E402
+
+__all__ = ['FloatNet', 'mnist_layers', 'random_mnist_model', 'load_images', 'main']
+
+
+# ----------------------------------------------------------------------------- float32 pass
+
+def _im2col(a, kernel, stride, pad):
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, pad
+    if ph or pw:
+        a = np.pad(a, ((0, 0), (ph, ph), (pw, pw), (0, 0)), mode='constant')
+    a = np.ascontiguousarray(a)
+    n, height, width, channels = a.shape
+    oh, ow = (height - kh) // sh + 1, (width - kw) // sw + 1
+    s = a.strides
+    view = as_strided(a, (n, oh, ow, kh, kw, channels),
+                      (s[0], s[1] * sh, s[2] * sw, s[1], s[2], s[3]))
+    return view.reshape(n * oh * ow, -1), (oh, ow)
+
+
+def _pool_length(size, pool, stride, ignore_border):
+    if ignore_border:
+        return (size - pool) // stride + 1
+    if stride >= pool:
+        return (size - 1) // stride + 1
+    return max(0, (size - 1 - pool + stride) // stride) + 1
+
+
+def _maxpool(a, pool, stride, ignore_border):
+    (ph, pw), (sh, sw) = pool, stride
+    oh = _pool_length(a.shape[1], ph, sh, ignore_border)
+    ow = _pool_length(a.shape[2], pw, sw, ignore_border)
+    need_h, need_w = (oh - 1) * sh + ph, (ow - 1) * sw + pw
+    if need_h > a.shape[1] or need_w > a.shape[2]:
+        grown = np.full((len(a), max(need_h, a.shape[1]), max(need_w, a.shape[2]), a.shape[3]),
+                        -np.inf, dtype=a.dtype)
+        grown[:, :a.shape[1], :a.shape[2]] = a
+        a = grown
+    out = None
+    for u in range(ph):
+        for v in range(pw):
+            window = a[:, u:u + (oh - 1) * sh + 1:sh, v:v + (ow - 1) * sw + 1:sw]
+            out = window.copy() if out is None else np.maximum(out, window, out=out)
+    return out
+
+
+class FloatNet(object):
+    """The model as a plain float32 NumPy network (NHWC inside, NCHW semantics).
+
+    With `calibrate` images, batch-norm layers whose statistics are missing
+    from `arrays` get the mean and 1/sqrt(var + eps) of those images' batch
+    (stored into `arrays`), as a trained model's running averages would be.
+    """
+
+    def __init__(self, meta, arrays, dtype=np.float32, calibrate=None):
+        self.dtype, self.arrays = dtype, arrays
+        self.stages = []
+        shape = tuple(meta['input_shape'])
+        x = None if calibrate is None else self._scale(calibrate)
+        for spec in meta['layers']:
+            stage, shape = self._compile(spec, shape, x)
+            if stage is not None:
+                self.stages.append(stage)
+                if x is not None:
+                    x = stage(x)
+
+    def _scale(self, X):
+        x = np.ascontiguousarray(X.transpose(0, 2, 3, 1), dtype=self.dtype)
+        return x * self.dtype(2.0 / 255) - self.dtype(1)
+
+    def _get(self, name):
+        return np.asarray(self.arrays[name], dtype=self.dtype)
+
+    def _compile(self, spec, shape, x):
+        kind = spec['kind']
+        params = spec.get('params') or {}
+        if kind == 'input':
+            return None, shape
+        if kind == 'conv':
+            W = self._get(params['W'])
+            if spec.get('flip_filters'):
+                W = W[:, :, ::-1, ::-1]
+            matrix = np.ascontiguousarray(W.transpose(2, 3, 1, 0).reshape(-1, len(W)))
+            b = self._get(params['b']) if params.get('b') else None
+            geometry = (tuple(spec['filter_size']), tuple(spec.get('stride', (1, 1))),
+                        tuple(spec.get('pad', (0, 0))))
+
+            def conv(a):
+                patches, (oh, ow) = _im2col(a, *geometry)
+                out = patches.dot(matrix)
+                if b is not None:
+                    out += b
+                return out.reshape(len(a), oh, ow, -1)
+            C, H, Wd = shape
+            (kh, kw), (sh, sw), (ph, pw) = geometry
+            return conv, (len(W), (H + 2 * ph - kh) // sh + 1, (Wd + 2 * pw - kw) // sw + 1)
+        if kind == 'dense':
+            W = self._get(params['W'])
+            if len(shape) == 3:     # rows in (C, H, W) order; activations are NHWC
+                W = W.reshape(shape + (-1,)).transpose(1, 2, 0, 3).reshape(W.shape)
+            b = self._get(params['b']) if params.get('b') else None
+
+            def dense(a):
+                out = a.reshape(len(a), -1).dot(W)
+                return out if b is None else out + b
+            return dense, (W.shape[1],)
+        if kind == 'maxpool':
+            pool = tuple(spec['pool_size'])
+            stride = tuple(spec.get('stride') or pool)
+            ignore = spec.get('ignore_border', True)
+            out = (shape[0],) + tuple(_pool_length(s, p, st, ignore)
+                                      for s, p, st in zip(shape[1:], pool, stride))
+            return (lambda a: _maxpool(a, pool, stride, ignore)), out
+        if kind == 'batchnorm':
+            if x is not None and params['mean'] not in self.arrays:
+                axes = tuple(range(x.ndim - 1))
+                self.arrays[params['mean']] = x.mean(axis=axes)
+                self.arrays[params['inv_std']] = 1 / np.sqrt(x.var(axis=axes) +
+                                                             spec.get('epsilon', 1e-4))
+            mean, beta = self._get(params['mean']), self._get(params['beta'])
+            scale = self._get(params['gamma']) * self._get(params['inv_std'])
+            return (lambda a: (a - mean) * scale + beta), shape
+        if kind == 'activation':
+            r, one = self.dtype(spec.get('r', 1.0)), self.dtype(1)
+            if spec.get('act_N', 1) == 0:
+                return (lambda a: np.where(a >= 0, one, -one)), shape
+            return (lambda a: np.where(a > r, one, np.where(a < -r, -one, self.dtype(0)))), shape
+        raise ValueError('FloatNet: unsupported layer kind %r' % kind)
+
+    def forward(self, X, batch_size=1000):
+        """Scores (n, classes) of uint8 images X (n, C, H, W)."""
+        outputs = []
+        for start in range(0, len(X), batch_size):
+            a = self._scale(X[start:start + batch_size])
+            for stage in self.stages:
+                a = stage(a)
+            outputs.append(a.transpose(0, 3, 1, 2) if a.ndim == 4 else a)
+        return np.concatenate(outputs)
+
+
+# ----------------------------------------------------------------------------- model and data
+
+def mnist_layers(act_N=1, r=1.0, H=1.0, N=1):
+    """The paper's MNIST network in the gxnor-model layer format."""
+    def weights(name, kind, **extra):
+        spec = dict(kind=kind, name=name, discrete=True, H=H, N=N,
+                    params=dict(W=name + '.W', b=name + '.b'))
+        spec.update(extra)
+        return spec
+
+    def bn(name, axes):
+        return dict(kind='batchnorm', name=name + '_bn', epsilon=1e-4, axes=axes,
+                    params=dict((p, '%s_bn.%s' % (name, p))
+                                for p in ('beta', 'gamma', 'mean', 'inv_std')))
+    pool = dict(kind='maxpool', pool_size=[2, 2], stride=[2, 2], pad=[0, 0], ignore_border=True)
+    act = dict(kind='activation', act_N=act_N, r=r, a=0.5, window='rect')
+    conv = dict(filter_size=[5, 5], stride=[1, 1], pad=[0, 0], flip_filters=False)
+    return [dict(kind='input', shape=[1, 28, 28]),
+            weights('conv1', 'conv', num_filters=32, **conv), pool, bn('conv1', [0, 2, 3]), act,
+            weights('conv2', 'conv', num_filters=64, **conv), pool, bn('conv2', [0, 2, 3]), act,
+            weights('fc3', 'dense', num_units=512), bn('fc3', [0]), act,
+            weights('fc4', 'dense', num_units=10), bn('fc4', [0])]
+
+
+def random_mnist_model(path, X_calibrate, seed=0, density=2.0 / 3):
+    """Write a random ternary MNIST model whose batch norms fit `X_calibrate`."""
+    rng = np.random.RandomState(seed)
+    layers = mnist_layers()
+    arrays = {}
+    shapes = dict(conv1=(32, 1, 5, 5), conv2=(64, 32, 5, 5), fc3=(1024, 512), fc4=(512, 10))
+    for name, shape in shapes.items():
+        values = rng.choice([-1.0, 1.0], size=shape) * (rng.uniform(size=shape) < density)
+        arrays[name + '.W'] = values.astype(np.float32)
+        units = shape[0] if name.startswith('conv') else shape[1]
+        arrays[name + '.b'] = rng.normal(0, 0.5, units).astype(np.float32)
+        arrays[name + '_bn.gamma'] = rng.uniform(0.5, 1.5, units).astype(np.float32)
+        arrays[name + '_bn.beta'] = rng.normal(0, 0.3, units).astype(np.float32)
+    meta = dict(format='gxnor-model', version=1, input_shape=[1, 28, 28], layers=layers)
+    FloatNet(meta, arrays, calibrate=X_calibrate)      # fills the batch-norm statistics
+    gx.save_model(path, layers, arrays, dict(config=dict(random=True, seed=seed)))
+
+
+def newest_model():
+    found = glob.glob(os.path.join(ROOT, 'weights', 'mnist*.npz'))
+    return max(found, key=os.path.getmtime) if found else None
+
+
+def load_images(data_dir, limit, seed=0):
+    """(X, y, description): the MNIST test set, else random images (y None)."""
+    candidates = [data_dir, os.environ.get('GXNOR_MNIST_DIR'),
+                  os.path.join(ROOT, '..', 'shared', 'data', 'mnist')]
+    why = 'no folder of %s' % ', '.join(c for c in candidates if c)
+    try:
+        import datasets
+    except ImportError as exc:
+        datasets, why = None, 'datasets.py: %s' % exc
+    for folder in [c for c in candidates if c] if datasets else []:
+        if not os.path.isdir(folder):
+            continue
+        try:
+            X, y = datasets.load_mnist(folder, download=False)['test']
+        except Exception as exc:   # any DataError: try the next folder
+            why = str(exc)
+            continue
+        return X[:limit], np.asarray(y)[:limit], 'MNIST test set (%s)' % folder
+    n = 10000 if limit is None else limit
+    X = np.random.RandomState(seed).randint(0, 256, size=(n, 1, 28, 28)).astype(np.uint8)
+    return X, None, 'random uint8 images (no MNIST: %s)' % why
+
+
+# ----------------------------------------------------------------------------- benchmark
+
+def _timed(function, repeat):
+    best, result = None, None
+    for _ in range(repeat):
+        start = time.time()
+        result = function()
+        elapsed = time.time() - start
+        best = elapsed if best is None else min(best, elapsed)
+    return result, best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('model', nargs='?', help='gxnor-model .npz (default: newest '
+                        'weights/mnist*.npz, else a random MNIST model)')
+    parser.add_argument('--data-dir', default=None)
+    parser.add_argument('--limit', type=int, default=None, help='first N images only')
+    parser.add_argument('--batch-size', type=int, default=256,
+                        help='images per pass, both paths (the engine runs at most 256)')
+    parser.add_argument('--repeat', type=int, default=1, help='best of R timed runs')
+    parser.add_argument('--popcount', choices=gx.POPCOUNT_METHODS, default=None,
+                        help='engine bit counting (default: bitwise_count on NumPy >= 2, '
+                             'else swar)')
+    args = parser.parse_args(argv)
+
+    X, y, data_text = load_images(args.data_dir, args.limit)
+    path = args.model or newest_model()
+    folder = None
+    if path is None:
+        folder = tempfile.mkdtemp(prefix='gxnor-bench-')
+        path = os.path.join(folder, 'random_mnist.npz')
+        random_mnist_model(path, X[:2000])
+        model_text = 'random MNIST-architecture model (ternary weights, density 2/3)'
+    else:
+        model_text = path
+    try:
+        model = gx.load_model(path)
+        with np.load(path, allow_pickle=False) as data:
+            arrays = dict((k, data[k]) for k in data.files if k != '__meta__')
+        reference = FloatNet(model.meta, arrays)
+    except gx.ModelError as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 2
+    finally:
+        if folder:
+            shutil.rmtree(folder)
+
+    method = gx._resolve_method(args.popcount)
+    # Warm up both (page faults, BLAS thread start) on a small batch.
+    model.forward(X[:50], method=method)
+    reference.forward(X[:50])
+    scores, t_engine = _timed(lambda: model.forward(X, batch_size=args.batch_size,
+                                                    method=method), args.repeat)
+    floats, t_float = _timed(lambda: reference.forward(X, batch_size=args.batch_size),
+                             args.repeat)
+    pred_engine = scores.reshape(len(X), -1).argmax(axis=1)
+    pred_float = floats.reshape(len(X), -1).argmax(axis=1)
+
+    n = len(X)
+    size = model.model_bytes()
+    print('model       %s' % model_text)
+    print('images      %d, %s' % (n, data_text))
+    print('numpy       %s, Python %s, popcount: %s, batch %d'
+          % (np.__version__, sys.version.split()[0], method, args.batch_size))
+    print('engine      %9.1f images/s  (%.2f s, gated XNOR on packed bits)'
+          % (n / t_engine, t_engine))
+    print('float32     %9.1f images/s  (%.2f s, im2col + BLAS)' % (n / t_float, t_float))
+    print('ratio       %.2fx engine/float32 throughput' % (t_float / t_engine))
+    print('model size  packed %d B vs float32 %d B: %.1fx smaller '
+          '(weights alone: %d vs %d B, %.1fx)'
+          % (size['packed'], size['float32'], size['float32'] / size['packed'],
+             size['packed_weights'], size['float32_weights'],
+             size['float32_weights'] / size['packed_weights']))
+    agree = int(np.sum(pred_engine == pred_float))
+    print('agreement   %d/%d predictions equal (%.3f%%)' % (agree, n, 100.0 * agree / n))
+    if y is not None:
+        print('accuracy    engine %.2f%%, float32 %.2f%%'
+              % (100.0 * np.mean(pred_engine == y), 100.0 * np.mean(pred_float == y)))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
