@@ -85,7 +85,7 @@ from numpy.lib.stride_tricks import as_strided
 
 __all__ = ['ModelError', 'PackedTernary', 'Thresholds', 'GXNORModel', 'HAVE_BITWISE_COUNT',
            'POPCOUNT_METHODS', 'popcount', 'pack_ternary', 'gated_xnor_dot',
-           'gated_xnor_conv2d', 'fold_thresholds', 'apply_thresholds', 'load_model',
+           'gated_xnor_conv2d', 'max_pool_nhwc', 'fold_thresholds', 'apply_thresholds', 'load_model',
            'save_model', 'main']
 
 HAVE_BITWISE_COUNT = hasattr(np, 'bitwise_count')
@@ -737,6 +737,30 @@ def _pool_length(size, pool, stride, ignore_border):
     return max(0, (size - 1 - pool + stride) // stride) + 1
 
 
+def max_pool_nhwc(a, pool, stride, ignore_border=True):
+    """Max-pooling of an (n, height, width, channels) array, integer or float.
+
+    With ``ignore_border=False`` partial windows at the border take the max
+    of what they hold.
+    """
+    (ph, pw), (sh, sw) = pool, stride
+    oh = _pool_length(a.shape[1], ph, sh, ignore_border)
+    ow = _pool_length(a.shape[2], pw, sw, ignore_border)
+    need_h, need_w = (oh - 1) * sh + ph, (ow - 1) * sw + pw
+    if need_h > a.shape[1] or need_w > a.shape[2]:
+        lowest = np.iinfo(a.dtype).min if a.dtype.kind in 'iu' else -np.inf
+        padded = np.full((len(a), max(need_h, a.shape[1]), max(need_w, a.shape[2]),
+                          a.shape[3]), lowest, dtype=a.dtype)
+        padded[:, :a.shape[1], :a.shape[2]] = a
+        a = padded
+    out = None
+    for u in range(ph):
+        for v in range(pw):
+            window = a[:, u:u + (oh - 1) * sh + 1:sh, v:v + (ow - 1) * sw + 1:sw]
+            out = window.copy() if out is None else np.maximum(out, window, out=out)
+    return out
+
+
 class _PoolStage(object):
     """Max-pooling of NHWC integers; `sign` (per channel) pools sign*z instead of z."""
 
@@ -751,20 +775,7 @@ class _PoolStage(object):
     def run(self, a, ctx):
         if self.sign is not None:
             a = a * self.sign.astype(a.dtype)
-        (ph, pw), (sh, sw) = self.pool, self.stride
-        oh, ow = self.output_hw(a.shape[1], a.shape[2])
-        need_h, need_w = (oh - 1) * sh + ph, (ow - 1) * sw + pw
-        if need_h > a.shape[1] or need_w > a.shape[2]:
-            # ignore_border=False: partial windows at the border take the max of what they hold.
-            padded = np.full((len(a), max(need_h, a.shape[1]), max(need_w, a.shape[2]),
-                              a.shape[3]), np.iinfo(a.dtype).min, dtype=a.dtype)
-            padded[:, :a.shape[1], :a.shape[2]] = a
-            a = padded
-        out = None
-        for u in range(ph):
-            for v in range(pw):
-                window = a[:, u:u + (oh - 1) * sh + 1:sh, v:v + (ow - 1) * sw + 1:sw]
-                out = window.copy() if out is None else np.maximum(out, window, out=out)
+        out = max_pool_nhwc(a, self.pool, self.stride, self.ignore_border)
         if self.sign is not None:
             out *= self.sign.astype(out.dtype)
         return out

@@ -58,32 +58,6 @@ def _im2col(a, kernel, stride, pad):
     return view.reshape(n * oh * ow, -1), (oh, ow)
 
 
-def _pool_length(size, pool, stride, ignore_border):
-    if ignore_border:
-        return (size - pool) // stride + 1
-    if stride >= pool:
-        return (size - 1) // stride + 1
-    return max(0, (size - 1 - pool + stride) // stride) + 1
-
-
-def _maxpool(a, pool, stride, ignore_border):
-    (ph, pw), (sh, sw) = pool, stride
-    oh = _pool_length(a.shape[1], ph, sh, ignore_border)
-    ow = _pool_length(a.shape[2], pw, sw, ignore_border)
-    need_h, need_w = (oh - 1) * sh + ph, (ow - 1) * sw + pw
-    if need_h > a.shape[1] or need_w > a.shape[2]:
-        grown = np.full((len(a), max(need_h, a.shape[1]), max(need_w, a.shape[2]), a.shape[3]),
-                        -np.inf, dtype=a.dtype)
-        grown[:, :a.shape[1], :a.shape[2]] = a
-        a = grown
-    out = None
-    for u in range(ph):
-        for v in range(pw):
-            window = a[:, u:u + (oh - 1) * sh + 1:sh, v:v + (ow - 1) * sw + 1:sw]
-            out = window.copy() if out is None else np.maximum(out, window, out=out)
-    return out
-
-
 class FloatNet(object):
     """The model as a plain float32 NumPy network (NHWC inside, NCHW semantics).
 
@@ -148,9 +122,9 @@ class FloatNet(object):
             pool = tuple(spec['pool_size'])
             stride = tuple(spec.get('stride') or pool)
             ignore = spec.get('ignore_border', True)
-            out = (shape[0],) + tuple(_pool_length(s, p, st, ignore)
+            out = (shape[0],) + tuple(gx._pool_length(s, p, st, ignore)
                                       for s, p, st in zip(shape[1:], pool, stride))
-            return (lambda a: _maxpool(a, pool, stride, ignore)), out
+            return (lambda a: gx.max_pool_nhwc(a, pool, stride, ignore)), out
         if kind == 'batchnorm':
             if x is not None and params['mean'] not in self.arrays:
                 axes = tuple(range(x.ndim - 1))
