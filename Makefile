@@ -1,0 +1,133 @@
+# GXNOR-Net reproduction: environments, tests and the main MNIST job.
+# Run `make help` for the targets.  Everything is set up on demand: on a
+# fresh Debian machine with Python 2.7 and 3.11 (e.g. from pyenv), `make test`
+# and `make mnist` need no manual step.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Interpreters: found by running them (pyenv shims on PATH fail unless that
+# version is selected), falling back to $(pyenv root)/versions/X.Y*/.
+# Override with e.g. `make PYTHON27=/opt/python2.7/bin/python2.7`.
+PYTHON27 ?=
+PYTHON311 ?=
+
+VENV27 := .venv27
+VENV311 := .venv311
+# Python 3.11 env holding virtualenv, which creates the Python 2.7 env
+# (Python 2.7 has no venv module); virtualenv 20.22 dropped Python 2.7.
+VENV_TOOLS := .venv-tools
+VIRTUALENV_SPEC := virtualenv>=20.15,<20.22
+# Written in each env once requirements.txt is installed; older than
+# requirements.txt means reinstall.
+STAMP := .requirements-installed
+
+# The real MNIST: $GXNOR_MNIST_DIR, else ../shared/data/mnist when present,
+# else empty (mnist.py then downloads into ./data/mnist; tests skip).
+MNIST_DIR ?= $(or $(GXNOR_MNIST_DIR),$(if $(wildcard ../shared/data/mnist/.),../shared/data/mnist))
+# The CPU protocol (the authors' defaults are batch 10000, 4000 epochs).
+MNIST_FLAGS ?= --batch-size 100 --epochs 30 --lr-start 0.03 --lr-end 0.0001
+BENCH_FLAGS ?=
+
+PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
+TESTS ?= tests
+
+.PHONY: help test test27 test311 mnist bench venv27 venv311 sysdeps clean-venvs
+
+help:
+	@echo 'Targets:'
+	@echo '  make test         sysdeps + both envs, then `python -m pytest tests` on Python 2.7'
+	@echo '                    and on 3.11.  Both always run; fails at the end if either failed'
+	@echo '                    (pytest exit 5, no test collected, is a failure).'
+	@echo '  make test27       the same on Python 2.7 only;  make test311: on 3.11 only'
+	@echo '  make mnist        the main job on Python 3.11:'
+	@echo '                    python mnist.py --data-dir $$(MNIST_DIR) $$(MNIST_FLAGS)'
+	@echo '  make bench        python bench/bench_training.py $$(BENCH_FLAGS) on Python 3.11'
+	@echo '  make venv27       $(VENV27): Python 2.7 env from requirements.txt (via virtualenv in $(VENV_TOOLS))'
+	@echo '  make venv311      $(VENV311): Python 3.11 env from requirements.txt'
+	@echo '                    (both reinstall when requirements.txt changes)'
+	@echo '  make sysdeps      check g++; install OpenBLAS (libopenblas-dev) with apt-get when root'
+	@echo '  make clean-venvs  remove $(VENV27), $(VENV311) and $(VENV_TOOLS)'
+	@echo 'Variables (make VAR=value):'
+	@echo '  MNIST_DIR=$(MNIST_DIR)'
+	@echo '      empty: mnist.py downloads into ./data/mnist, tests needing MNIST skip'
+	@echo '      (fail with GXNOR_REQUIRE_DATA=1, as in CI)'
+	@echo '  MNIST_FLAGS=$(MNIST_FLAGS)'
+	@echo '  TESTS=$(TESTS)  PYTEST_FLAGS=$(PYTEST_FLAGS)'
+	@echo '  PYTHON27=, PYTHON311=  interpreters (default: found with tools/find-python.sh)'
+
+# ---------------------------------------------------------------- system
+
+sysdeps:
+	@if ! command -v g++ >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo 'sysdeps: g++ missing: apt-get install g++'; \
+	        apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q g++ || exit 1; \
+	    else \
+	        echo 'error: g++ not found: Theano compiles its ops with it; install g++ (Debian: apt-get install g++)' >&2; \
+	        exit 1; \
+	    fi; \
+	fi
+	@have_openblas() { \
+	    for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do \
+	        [ -e "$$d/libopenblas.so" ] && return 0; \
+	    done; return 1; }; \
+	if have_openblas; then \
+	    echo 'sysdeps: g++ and OpenBLAS (libopenblas.so) present'; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo 'sysdeps: OpenBLAS missing: apt-get install libopenblas-dev'; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libopenblas-dev || exit 1; \
+	else \
+	    echo 'sysdeps: note: OpenBLAS (Debian: libopenblas-dev) is recommended; without it Theano uses its slower NumPy BLAS path'; \
+	fi
+
+# ---------------------------------------------------------------- envs
+
+venv27: $(VENV27)/$(STAMP)
+venv311: $(VENV311)/$(STAMP)
+
+$(VENV311)/.created:
+	@py='$(PYTHON311)'; [ -n "$$py" ] || py=$$(bash tools/find-python.sh 3.11) || exit 1; \
+	set -x; rm -rf $(VENV311) && "$$py" -m venv $(VENV311)
+	@touch $@
+
+$(VENV_TOOLS)/.created:
+	@py='$(PYTHON311)'; [ -n "$$py" ] || py=$$(bash tools/find-python.sh 3.11) || exit 1; \
+	set -x; rm -rf $(VENV_TOOLS) && "$$py" -m venv $(VENV_TOOLS) && \
+	$(VENV_TOOLS)/bin/python -m pip install -q '$(VIRTUALENV_SPEC)'
+	@touch $@
+
+$(VENV27)/.created: | $(VENV_TOOLS)/.created
+	@py='$(PYTHON27)'; [ -n "$$py" ] || py=$$(bash tools/find-python.sh 2.7) || exit 1; \
+	set -x; rm -rf $(VENV27) && \
+	$(VENV_TOOLS)/bin/virtualenv --no-download --no-periodic-update -p "$$py" $(VENV27)
+	@touch $@
+
+$(VENV27)/$(STAMP) $(VENV311)/$(STAMP): %/$(STAMP): requirements.txt | %/.created
+	$*/bin/python -m pip install --progress-bar off -r requirements.txt
+	@touch $@
+
+clean-venvs:
+	rm -rf $(VENV27) $(VENV311) $(VENV_TOOLS)
+
+# ---------------------------------------------------------------- jobs
+
+# Runs both interpreters even if the first fails, then fails at the end.
+export_mnist = $(if $(MNIST_DIR),GXNOR_MNIST_DIR='$(abspath $(MNIST_DIR))')
+run_tests = $(export_mnist) PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(TESTS)' bash tools/run-tests.sh
+
+test: sysdeps venv27 venv311
+	$(run_tests) $(VENV27) $(VENV311)
+
+test27: sysdeps venv27
+	$(run_tests) $(VENV27)
+
+test311: sysdeps venv311
+	$(run_tests) $(VENV311)
+
+mnist: sysdeps venv311
+	$(VENV311)/bin/python mnist.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(MNIST_FLAGS)
+
+bench: sysdeps venv311
+	@test -f bench/bench_training.py || { echo 'error: bench/bench_training.py does not exist yet' >&2; exit 1; }
+	$(VENV311)/bin/python bench/bench_training.py $(BENCH_FLAGS)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Run the test suite once per virtual env given, all of them even when one
+# fails, then print one line per interpreter and a total; exit 1 if any run
+# failed.  pytest's exit code 5 (no test collected) counts as a failure.
+#
+#   tools/run-tests.sh .venv27 .venv311
+#
+# Environment: PYTEST_ARGS (pytest options), TESTS (what to test; "tests").
+set -u
+pytest_args=${PYTEST_ARGS--p no:cacheprovider -ra -q}
+tests=${TESTS:-tests}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+status=0
+lines=()
+for venv in "$@"; do
+    py=$venv/bin/python
+    version=$("$py" -c 'import platform; print(platform.python_version())') || {
+        lines+=("$venv: FAILED (its python does not run; try 'make clean-venvs')")
+        status=1
+        continue
+    }
+    xml=$tmp/$(basename "$venv").xml
+    echo
+    echo "==== Python $version ($venv): python -m pytest $pytest_args $tests ===="
+    "$py" -c 'import sys; print("Python " + sys.version.replace("\n", " "))'
+    start=$SECONDS
+    # shellcheck disable=SC2086  # word splitting of the options is wanted
+    "$py" -m pytest $pytest_args --junitxml="$xml" $tests
+    rc=$?
+    counts=$("$py" - "$xml" <<'PY' 2>/dev/null
+import sys
+import xml.etree.ElementTree as ET
+n = dict(tests=0, failures=0, errors=0, skipped=0)
+for suite in ET.parse(sys.argv[1]).getroot().iter('testsuite'):
+    for key in n:
+        n[key] += int(suite.get(key, 0))
+print('%d %d %d' % (n['tests'] - n['failures'] - n['errors'] - n['skipped'],
+                    n['failures'] + n['errors'], n['skipped']))
+PY
+    ) || counts=''
+    if [ -z "$counts" ] && [ "$rc" -ne 0 ]; then
+        counts='0 1 0'  # no report: count the crashed run as one failure
+    fi
+    echo "$counts" >> "$tmp/counts"
+    case $rc in
+        0) verdict=ok ;;
+        5) verdict="FAILED (pytest exit 5: no test collected)"; status=1 ;;
+        *) verdict="FAILED (pytest exit $rc)"; status=1 ;;
+    esac
+    read -r passed failed skipped <<< "$counts"
+    lines+=("Python $version: $verdict; ${passed:-?} passed, ${failed:-?} failed, ${skipped:-?} skipped in $((SECONDS - start)) s")
+done
+
+echo
+echo "==== Summary ===="
+for line in "${lines[@]}"; do
+    echo "$line"
+done
+if [ -s "$tmp/counts" ]; then
+    awk '{p += $1; f += $2; s += $3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s}' "$tmp/counts"
+fi
+exit $status
