@@ -16,7 +16,8 @@ def run_mnist(tmp_path, mnist_dir, seed, epochs, extra=()):
 
 def test_mnist_learns_well_below_chance(tmp_path, mnist_dir):
     """3,000 training images, 3 epochs: chance is 90% error; the paper's network
-    reaches 8-13% here (seeds 1, 2, 1234 measured); we require < 25%."""
+    reached 13.5%, 14.3% and 14.1% test error here with seeds 1, 2 and 1234;
+    we require < 25%."""
     summary = run_mnist(tmp_path, mnist_dir, seed=1, epochs=3)
     assert summary['test_err_at_best_val'] < 25.0
     assert summary['best_test_err'] <= summary['test_err_at_best_val']
