@@ -454,7 +454,8 @@ def run(experiment, args):
     model_path = os.path.join(args.weights_dir, args.run_name + '.npz')
     if args.fresh:
         _set_aside(folder)
-        _set_aside(model_path)
+    if args.fresh or not os.path.exists(checkpoint):
+        _set_aside(model_path)  # a model with no run behind it is kept, never overwritten
     config = run_config(args)
     progress = dict(next_epoch=0, history=[], config=config,
                     best_val=dict(epoch=-1, val_err=101.0, test_err=101.0),

@@ -203,3 +203,14 @@ def test_grid_invariant_after_training(tiny):
     grid = discrete_ops.weight_grid(0.5, 2)
     for key in ('conv1.W', 'fc2.W'):
         assert np.isin(model[key], grid).all()
+
+
+def test_existing_model_without_checkpoint_is_set_aside_not_overwritten(tiny):
+    experiment, common, tmp_path = tiny
+    (tmp_path / 'weights').mkdir()
+    (tmp_path / 'weights' / 'kept.npz').write_bytes(b'earlier model')
+    binary_net.main(experiment, common + ['--run-name', 'kept', '--epochs', '1'])
+    old = [n for n in os.listdir(str(tmp_path / 'weights')) if n.startswith('kept.npz.old-')]
+    assert len(old) == 1
+    assert (tmp_path / 'weights' / old[0]).read_bytes() == b'earlier model'
+    assert 'gxnor-model' in str(np.load(str(tmp_path / 'weights' / 'kept.npz'))['__meta__'])
