@@ -187,6 +187,9 @@ def _atomic_write(path, write):
     try:
         with os.fdopen(handle, 'wb') as out:
             write(out)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private
         os.rename(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -236,7 +239,7 @@ def save_model(path, network, meta):
     info = dict(meta, format=MODEL_FORMAT, version=1,
                 layers=gxnor_layers.describe_network(network))
     arrays['__meta__'] = _json_array(info)
-    _atomic_write(path, lambda out: np.savez(out, **arrays))
+    _atomic_write(path, lambda out: np.savez_compressed(out, **arrays))
 
 
 def _rng_arrays(rng):
