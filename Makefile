@@ -14,6 +14,8 @@ PYTHON311 ?=
 
 VENV27 := .venv27
 VENV311 := .venv311
+# Python 3.11 with NumPy 2: the inference engine's np.bitwise_count path.
+VENV_NP2 := .venv-numpy2
 # Python 3.11 env holding virtualenv, which creates the Python 2.7 env
 # (Python 2.7 has no venv module); virtualenv 20.22 dropped Python 2.7.
 VENV_TOOLS := .venv-tools
@@ -32,14 +34,16 @@ BENCH_FLAGS ?=
 PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
 TESTS ?= tests
 
-.PHONY: help test test27 test311 mnist bench venv27 venv311 sysdeps clean-venvs
+.PHONY: help test test27 test311 test-numpy2 mnist bench venv27 venv311 venv-numpy2 sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
 	@echo '  make test         sysdeps + both envs, then `python -m pytest tests` on Python 2.7'
 	@echo '                    and on 3.11.  Both always run; fails at the end if either failed'
 	@echo '                    (pytest exit 5, no test collected, is a failure).'
+	@echo '                    Then tests/test_gated_xnor.py with NumPy 2 ($(VENV_NP2)).'
 	@echo '  make test27       the same on Python 2.7 only;  make test311: on 3.11 only'
+	@echo '  make test-numpy2  the inference engine tests with NumPy 2 only'
 	@echo '  make mnist        the main job on Python 3.11:'
 	@echo '                    python mnist.py --data-dir $$(MNIST_DIR) $$(MNIST_FLAGS)'
 	@echo '  make bench        python bench/bench_training.py $$(BENCH_FLAGS) on Python 3.11'
@@ -107,8 +111,16 @@ $(VENV27)/$(STAMP) $(VENV311)/$(STAMP): %/$(STAMP): requirements.txt | %/.create
 	$*/bin/python -m pip install --progress-bar off -r requirements.txt
 	@touch $@
 
+venv-numpy2: $(VENV_NP2)/$(STAMP)
+
+$(VENV_NP2)/$(STAMP): requirements-numpy2.txt
+	@py='$(PYTHON311)'; [ -n "$$py" ] || py=$$(bash tools/find-python.sh 3.11) || exit 1; \
+	set -x; rm -rf $(VENV_NP2) && "$$py" -m venv $(VENV_NP2) && \
+	$(VENV_NP2)/bin/python -m pip install --progress-bar off -r requirements-numpy2.txt
+	@touch $@
+
 clean-venvs:
-	rm -rf $(VENV27) $(VENV311) $(VENV_TOOLS)
+	rm -rf $(VENV27) $(VENV311) $(VENV_TOOLS) $(VENV_NP2)
 
 # ---------------------------------------------------------------- jobs
 
@@ -116,8 +128,13 @@ clean-venvs:
 export_mnist = $(if $(MNIST_DIR),GXNOR_MNIST_DIR='$(abspath $(MNIST_DIR))')
 run_tests = $(export_mnist) PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(TESTS)' bash tools/run-tests.sh
 
-test: sysdeps venv27 venv311
-	$(run_tests) $(VENV27) $(VENV311)
+test: sysdeps venv27 venv311 venv-numpy2
+	@status=0; $(run_tests) $(VENV27) $(VENV311) || status=1; \
+	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS=tests/test_gated_xnor.py bash tools/run-tests.sh $(VENV_NP2) \
+	    || status=1; exit $$status
+
+test-numpy2: venv-numpy2
+	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS=tests/test_gated_xnor.py bash tools/run-tests.sh $(VENV_NP2)
 
 test27: sysdeps venv27
 	$(run_tests) $(VENV27)
