@@ -236,13 +236,17 @@ def test_mnist_missing_file_is_named(tmp_path, clean_env):
     assert '\n' not in message
 
 
-def test_mnist_truncated_gzip(tmp_path):
-    make_mnist(tmp_path)
-    path = os.path.join(str(tmp_path), 'train-images-idx3-ubyte.gz')
+def truncate_to_half(path):
     with open(path, 'rb') as handle:
         payload = handle.read()
     with open(path, 'wb') as handle:
         handle.write(payload[:len(payload) // 2])
+
+
+def test_mnist_truncated_gzip(tmp_path):
+    make_mnist(tmp_path)
+    path = os.path.join(str(tmp_path), 'train-images-idx3-ubyte.gz')
+    truncate_to_half(path)
     with pytest.raises(DataError) as err:
         datasets.load_mnist(str(tmp_path), download=False, n_valid=10)
     assert path in str(err.value) and 'truncated' in str(err.value)
@@ -424,10 +428,7 @@ def test_cifar_pickles_of_both_pythons(tmp_path, style):
 def test_cifar_truncated_pickle(tmp_path):
     make_cifar(tmp_path, per_batch=4)
     path = os.path.join(str(tmp_path), 'data_batch_3')
-    with open(path, 'rb') as handle:
-        payload = handle.read()
-    with open(path, 'wb') as handle:
-        handle.write(payload[:len(payload) // 2])
+    truncate_to_half(path)
     with pytest.raises(DataError) as err:
         datasets.load_cifar10(str(tmp_path), download=False, n_valid=4)
     assert path in str(err.value) and 'truncated' in str(err.value)
