@@ -87,9 +87,13 @@ class Experiment(object):
 
 # ----------------------------------------------------------------------------- graph
 
-def squared_hinge_loss(scores, targets):
-    """mean(max(0, 1 - t * s)^2) with targets t in {-1, +1}, as the authors."""
-    return T.mean(T.sqr(T.maximum(0., 1. - targets * scores)))
+def squared_hinge_loss(scores, targets, per_example=False):
+    """mean(max(0, 1 - t * s)^2) with targets t in {-1, +1}, as the authors.
+
+    With ``per_example``, the mean over classes only: one loss per example.
+    """
+    losses = T.mean(T.sqr(T.maximum(0., 1. - targets * scores)), axis=1)
+    return losses if per_example else losses.mean()
 
 
 def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None):
@@ -150,7 +154,7 @@ def compile_functions(network, input_var, update='adam', m=3.0, seed=1234):
     updates = build_updates(loss, network, lr, update=update, m=m, srng=srng)
     train_fn = theano.function([input_var, target_var, lr], loss, updates=updates)
     scores = lasagne.layers.get_output(network, deterministic=True)
-    per_example = T.mean(T.sqr(T.maximum(0., 1. - target_var * scores)), axis=1)
+    per_example = squared_hinge_loss(scores, target_var, per_example=True)
     errors = T.neq(T.argmax(scores, axis=1), T.argmax(target_var, axis=1))
     eval_fn = theano.function([input_var, target_var], [per_example.sum(), errors.sum()])
     params = set(lasagne.layers.get_all_params(network))
