@@ -133,7 +133,9 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
         updates.update(state)
         for param, increment in zip(others, increments):
             updates[param] = param + increment
-    return updates
+    # Lasagne 0.2 makes size-1 axes of parameters broadcastable; updates must match.
+    return OrderedDict((var, T.patternbroadcast(value, var.broadcastable))
+                       for var, value in updates.items())
 
 
 def compile_functions(network, input_var, update='adam', m=3.0, seed=1234):
