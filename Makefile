@@ -32,13 +32,14 @@ MNIST_FLAGS ?= --batch-size 100 --epochs 30 --lr-start 0.03 --lr-end 0.0001
 BENCH_FLAGS ?=
 
 PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
-TESTS ?= tests
+# Empty: pytest.ini's testpaths (tests/ and the modules' docstring examples).
+TESTS ?=
 
 .PHONY: help test test27 test311 test-numpy2 mnist bench venv27 venv311 venv-numpy2 sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
-	@echo '  make test         sysdeps + both envs, then `python -m pytest tests` on Python 2.7'
+	@echo '  make test         sysdeps + both envs, then `python -m pytest` on Python 2.7'
 	@echo '                    and on 3.11.  Both always run; fails at the end if either failed'
 	@echo '                    (pytest exit 5, no test collected, is a failure).'
 	@echo '                    Then tests/test_gated_xnor.py with NumPy 2 ($(VENV_NP2)).'

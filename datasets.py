@@ -28,10 +28,11 @@ message.
 Examples
 --------
 >>> data = load_mnist(download=False)              # doctest: +SKIP
->>> X, y = data['train']
->>> X.shape, X.dtype, y.dtype
+>>> X, y = data['train']                            # doctest: +SKIP
+>>> X.shape, X.dtype, y.dtype                       # doctest: +SKIP
 ((50000, 1, 28, 28), dtype('uint8'), dtype('int32'))
->>> batch = to_float(X[:100])                      # doctest: +SKIP
+>>> to_float(np.array([0, 255], dtype=np.uint8)).tolist()
+[-1.0, 1.0]
 """
 from __future__ import absolute_import, division, print_function
 

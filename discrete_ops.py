@@ -165,7 +165,8 @@ def discrete_activation(x, act_N=1, r=1.0, a=0.5, window='rect'):
     else:
         # Comparisons are bool in Theano 1.0, where bool + bool is OR: cast first.
         count = sum(T.cast(T.gt(abs(x), t), theano.config.floatX) for t in thresholds)
-        forward = T.sgn(x) * count * _floatx(step)
+        # switch, not sgn(x) * 0, which is -0.0 for negative x
+        forward = T.switch(T.gt(count, 0), T.sgn(x) * count * _floatx(step), _floatx(0.0))
         surrogate = sum(_window_integral(x - t, a, step, window) +
                         _window_integral(x + t, a, step, window) for t in thresholds)
     forward = T.cast(forward, theano.config.floatX)

@@ -91,6 +91,7 @@ def test_ternary_activation_hand_values():
     x = fx([-2.5, -1.5, -1.0, -0.99, 0.0, 0.5, 1.0, 1.0001, 7.0])
     value, grad = compile_value_and_grad(lambda v: ops.ternary_activation(v, r=1.0, a=0.5))(x)
     assert value.tolist() == [-1, -1, 0, 0, 0, 0, 0, 1, 1]
+    assert not np.signbit(value[value == 0]).any()  # no -0.0: the sign bit is data
     # window |x| in [0.5, 1.5], height 1/(2a) = 1 (the authors' values)
     assert grad.tolist() == [0, 1, 1, 1, 0, 1, 1, 1, 0]
 

@@ -5,10 +5,11 @@
 #
 #   tools/run-tests.sh .venv27 .venv311
 #
-# Environment: PYTEST_ARGS (pytest options), TESTS (what to test; "tests").
+# Environment: PYTEST_ARGS (pytest options), TESTS (what to test; empty: the
+# testpaths of pytest.ini).
 set -u
 pytest_args=${PYTEST_ARGS--p no:cacheprovider -ra -q}
-tests=${TESTS:-tests}
+tests=${TESTS-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
