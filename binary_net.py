@@ -31,7 +31,6 @@ from __future__ import absolute_import, division, print_function
 import argparse
 import hashlib
 import json
-import math
 import os
 import sys
 import tempfile

@@ -24,7 +24,8 @@ import theano
 import theano.tensor as T
 from theano.gradient import zero_grad
 
-__all__ = ['weight_grid_step', 'weight_grid', 'quantize_weights', 'weight_state_index',
+__all__ = ['weight_grid_step', 'weight_grid', 'state_values', 'quantize_weights',
+           'weight_state_index',
            'activation_thresholds', 'discrete_activation', 'ternary_activation',
            'sgd_increments', 'adam_increments', 'dst_updates',
            'binaryconnect_weights', 'bnn_activation', 'bwn_weights', 'xnor_activation',
@@ -78,6 +79,11 @@ def weight_state_index(w, H, N):
     return T.clip(T.round((T.clip(w, -H, H) + H) / dz), 0, 2 ** int(N))
 
 
+def state_values(index, H, N):
+    """Weights of the states ``index`` (floats holding integers 0..2^N): i*dz - H."""
+    return index * _floatx(weight_grid_step(H, N)) - _floatx(H)
+
+
 def quantize_weights(w, H, N):
     """Snap ``w`` to the nearest state of Z_N.
 
@@ -93,8 +99,7 @@ def quantize_weights(w, H, N):
     >>> snap(_floatx([-0.7, -0.2, 0.4, 0.6, 3.0])).tolist()
     [-1.0, 0.0, 0.0, 1.0, 1.0]
     """
-    dz = weight_grid_step(H, N)
-    snapped = weight_state_index(w, H, N) * _floatx(dz) - _floatx(H)
+    snapped = state_values(weight_state_index(w, H, N), H, N)
     clipped = T.clip(w, -H, H)
     return zero_grad(snapped) + (clipped - zero_grad(clipped))
 
@@ -259,7 +264,7 @@ def dst_updates(params, increments, H, N, m=3.0, srng=None, index_storage=None):
             updates[param] = T.cast(new_index, param.dtype)
         else:
             moved = param + steps * dz
-            updates[param] = weight_state_index(moved, H, N) * dz - _floatx(H)
+            updates[param] = state_values(weight_state_index(moved, H, N), H, N)
     return updates
 
 

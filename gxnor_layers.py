@@ -56,9 +56,9 @@ class _DiscreteWeightsMixin(object):
         index = discrete_ops.weight_state_index(values, self.H, self.N).astype(np.int8)
         self.W = self.add_param(theano.shared(index, name='W'), shape, name='W',
                                 discrete=True, trainable=False, regularizable=True)
-        dz = discrete_ops.weight_grid_step(self.H, self.N)
-        self.W_values = (T.cast(self.W, theano.config.floatX) * np.float32(dz).astype(
-            theano.config.floatX) - np.asarray(self.H, dtype=theano.config.floatX))
+        # The same float formula as the DST's snap, so both views agree exactly.
+        self.W_values = discrete_ops.state_values(T.cast(self.W, theano.config.floatX),
+                                                  self.H, self.N)
 
     def weight_values(self):
         """The weights as a float NumPy array, whatever the storage."""

@@ -9,7 +9,6 @@ import lasagne
 import numpy as np
 import pytest
 import scipy.io
-import theano
 import theano.tensor as T
 
 import binary_net
