@@ -30,12 +30,13 @@ MNIST_DIR ?= $(or $(GXNOR_MNIST_DIR),$(if $(wildcard ../shared/data/mnist/.),../
 # The CPU protocol (the authors' defaults are batch 10000, 4000 epochs).
 MNIST_FLAGS ?= --batch-size 100 --epochs 30 --lr-start 0.03 --lr-end 0.0001
 BENCH_FLAGS ?=
+COMPARE_FLAGS ?=
 
 PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
 # Empty: pytest.ini's testpaths (tests/ and the modules' docstring examples).
 TESTS ?=
 
-.PHONY: help test test27 test311 test-numpy2 mnist bench venv27 venv311 venv-numpy2 sysdeps clean-venvs
+.PHONY: help test test27 test311 test-numpy2 mnist bench compare venv27 venv311 venv-numpy2 sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
@@ -48,6 +49,8 @@ help:
 	@echo '  make mnist        the main job on Python 3.11:'
 	@echo '                    python mnist.py --data-dir $$(MNIST_DIR) $$(MNIST_FLAGS)'
 	@echo '  make bench        python bench/bench_training.py $$(BENCH_FLAGS) on Python 3.11'
+	@echo '  make compare      every --method on MNIST, one protocol, markdown table (Python 3.11):'
+	@echo '                    python bench/compare_methods.py --data-dir $$(MNIST_DIR) $$(COMPARE_FLAGS)'
 	@echo '  make venv27       $(VENV27): Python 2.7 env from requirements.txt (via virtualenv in $(VENV_TOOLS))'
 	@echo '  make venv311      $(VENV311): Python 3.11 env from requirements.txt'
 	@echo '                    (both reinstall when requirements.txt changes)'
@@ -147,5 +150,7 @@ mnist: sysdeps venv311
 	$(VENV311)/bin/python mnist.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(MNIST_FLAGS)
 
 bench: sysdeps venv311
-	@test -f bench/bench_training.py || { echo 'error: bench/bench_training.py does not exist yet' >&2; exit 1; }
 	$(VENV311)/bin/python bench/bench_training.py $(BENCH_FLAGS)
+
+compare: sysdeps venv311
+	$(VENV311)/bin/python bench/compare_methods.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(COMPARE_FLAGS)

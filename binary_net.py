@@ -47,9 +47,11 @@ from theano.sandbox.rng_mrg import MRG_RandomStreams
 import datasets
 import discrete_ops
 import gxnor_layers
+import methods
 
-__all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_loss', 'build_updates', 'compile_functions',
-           'learning_rate', 'save_model', 'UsageError', 'TrainingDiverged']
+__all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_loss',
+           'build_updates', 'compile_functions', 'trained_state_bytes', 'learning_rate',
+           'save_model', 'UsageError', 'TrainingDiverged']
 
 MODEL_FORMAT = 'gxnor-model'
 
@@ -101,8 +103,10 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
     Discrete weights move by DST (:func:`discrete_ops.dst_updates`) with
     increments from Adam (``update='adam'``, the authors' choice) or plain
     SGD (``'sgd'``: no float state per weight).  All other trainable
-    parameters (biases, batch-norm scales and shifts) and the full-precision
-    baseline's weights use Adam.
+    parameters (biases, batch-norm scales and shifts, the full-precision
+    baseline's weights, the comparison methods' hidden weights and learned
+    scales) use Adam; hidden weights of layers with ``hidden_clip`` (the
+    BinaryConnect family) are then clipped to [-hidden_clip, hidden_clip].
     """
     discrete = gxnor_layers.discrete_layers(network)
     discrete_params = set(layer.W for layer in discrete)
@@ -132,6 +136,10 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
         updates.update(state)
         for param, increment in zip(others, increments):
             updates[param] = param + increment
+    for layer in lasagne.layers.get_all_layers(network):
+        clip = getattr(layer, 'hidden_clip', None)
+        if clip is not None:
+            updates[layer.W] = T.clip(updates[layer.W], -clip, clip)
     # Lasagne 0.2 makes size-1 axes of parameters broadcastable; updates must match.
     return OrderedDict((var, T.patternbroadcast(value, var.broadcastable))
                        for var, value in updates.items())
@@ -150,8 +158,10 @@ def compile_functions(network, input_var, update='adam', m=3.0, seed=1234):
     target_var = T.matrix('targets')
     lr = T.scalar('lr', dtype=theano.config.floatX)
     srng = MRG_RandomStreams(seed)
-    loss = squared_hinge_loss(lasagne.layers.get_output(network, deterministic=False),
-                              target_var)
+    # Layers that draw random numbers (stochastic BinaryConnect) use ``srng``,
+    # whose state is checkpointed with the rest.
+    loss = squared_hinge_loss(lasagne.layers.get_output(network, deterministic=False,
+                                                        srng=srng), target_var)
     updates = build_updates(loss, network, lr, update=update, m=m, srng=srng)
     train_fn = theano.function([input_var, target_var, lr], loss, updates=updates)
     scores = lasagne.layers.get_output(network, deterministic=True)
@@ -219,7 +229,7 @@ def layer_params(network):
 
 
 def _param_key(layer, param):
-    for attr in ('W', 'b', 'beta', 'gamma', 'mean', 'inv_std'):
+    for attr in ('W', 'b', 'beta', 'gamma', 'mean', 'inv_std', 'wp', 'wn', 'scale'):
         if getattr(layer, attr, None) is param:
             return attr
     return param.name
@@ -333,26 +343,34 @@ def _finish_block(net, args, name, pool, activation):
                                       name=name + '_bn')
     if not activation:
         return net
-    if not args.discrete:
-        return lasagne.layers.NonlinearityLayer(net, lasagne.nonlinearities.rectify)
-    return gxnor_layers.DiscreteActivationLayer(net, act_N=args.act_N, r=args.r, a=args.a,
-                                                window=args.window)
+    return methods.activation_layer(net, args, name + '_act')
 
 
 def conv_block(net, args, name, num_filters, filter_size, pad=0, pool=False, activation=True):
-    """Discrete convolution, [2x2 max-pooling], batch norm, [activation], as the authors."""
-    net = gxnor_layers.DiscreteConv2DLayer(
-        net, num_filters, filter_size, pad=pad, discrete=args.discrete, H=args.H, N=args.N,
-        init_scale=args.init_scale, weight_storage=args.weight_storage, name=name)
+    """Convolution, [2x2 max-pooling], batch norm, [activation], as the authors;
+    weights and activation of ``args.method`` (:mod:`methods`)."""
+    net = methods.weight_layer('conv', net, args, name, args.init_scale,
+                               num_filters=num_filters, filter_size=filter_size, pad=pad)
     return _finish_block(net, args, name, pool, activation)
 
 
 def dense_block(net, args, name, num_units, activation=True):
-    """Discrete dense layer, batch norm, [activation]; the last block has none."""
-    net = gxnor_layers.DiscreteDenseLayer(
-        net, num_units, discrete=args.discrete, H=args.H, N=args.N,
-        init_scale=args.dense_init_scale, weight_storage=args.weight_storage, name=name)
+    """Dense layer, batch norm, [activation]; the last block has none."""
+    net = methods.weight_layer('dense', net, args, name, args.dense_init_scale,
+                               num_units=num_units)
     return _finish_block(net, args, name, False, activation)
+
+
+def trained_state_bytes(network, state):
+    """Bytes of everything the training keeps and changes besides the
+    batch-norm averages: trainable and discrete parameters (hidden weights
+    included) and float optimizer state (random generator states excluded)."""
+    params = set(lasagne.layers.get_all_params(network, trainable=True))
+    params |= set(lasagne.layers.get_all_params(network, discrete=True))
+    arrays = [p.get_value() for p in params]
+    arrays += [v.get_value() for v in state if v not in params and
+               np.dtype(v.dtype).kind == 'f']
+    return int(sum(a.nbytes for a in arrays))
 
 
 # ----------------------------------------------------------------------------- training
@@ -454,6 +472,11 @@ def run(experiment, args):
     train_fn, eval_fn, state = compile_functions(network, input_var, args.update, args.m,
                                                  seed=args.seed)
     print('  compiled in %.1fs' % (time.time() - started))
+    weights, activations = methods.bits_label(args)
+    facts = dict(method=args.method, weight_bits=weights, activation_bits=activations,
+                 state_bytes=trained_state_bytes(network, state))
+    print('  trained state: %s bytes (parameters and optimizer moments)'
+          % format(facts['state_bytes'], ','))
     params = layer_params(network)
     rng = np.random.RandomState(args.seed)
 
@@ -474,7 +497,7 @@ def run(experiment, args):
         progress = saved
         print('Resuming %s after epoch %d' % (checkpoint, progress['next_epoch'] - 1))
 
-    meta = dict(dataset=experiment.name, run=args.run_name, config=config,
+    meta = dict(facts, dataset=experiment.name, run=args.run_name, config=config,
                 input_shape=list(X_train.shape[1:]), input_scaling='x*2/255-1',
                 classes=classes)
     for epoch in range(progress['next_epoch'], args.epochs + 1):
@@ -498,7 +521,7 @@ def run(experiment, args):
             progress['best_test'] = dict(epoch=epoch, test_err=test_err)
         progress['next_epoch'] = epoch + 1
         save_checkpoint(checkpoint, params, state, rng, progress)
-        write_results(folder, progress['history'], _summary(args, progress, model_path))
+        write_results(folder, progress['history'], _summary(args, progress, model_path, facts))
         print('Epoch %d of %d took %.1fs (training %.0f images/s)'
               % (epoch, args.epochs, record['seconds'], record['images_per_second']))
         print('  learning rate:                %.3g%s' % (lr, '  (snap epoch)' if epoch == 0
@@ -509,7 +532,7 @@ def run(experiment, args):
         print('  test error rate:              %.2f%%' % test_err)
         print(_best_line(progress))
         sys.stdout.flush()
-    summary = _summary(args, progress, model_path)
+    summary = _summary(args, progress, model_path, facts)
     print('Done. Test error at best validation epoch %d: %.2f%%; best test error (paper '
           'protocol) %.2f%% at epoch %d.\nModel: %s  Results: %s'
           % (summary['best_val_epoch'], summary['test_err_at_best_val'],
@@ -517,8 +540,10 @@ def run(experiment, args):
     return summary
 
 
-def _summary(args, progress, model_path):
-    return dict(run=args.run_name, model=model_path, epochs_done=progress['next_epoch'] - 1,
+def _summary(args, progress, model_path, facts):
+    return dict(facts, run=args.run_name, model=model_path,
+                results=os.path.join(args.results_dir, args.run_name),
+                epochs_done=progress['next_epoch'] - 1,
                 best_val_epoch=progress['best_val']['epoch'],
                 best_val_err=progress['best_val']['val_err'],
                 test_err_at_best_val=progress['best_val']['test_err'],
@@ -556,10 +581,13 @@ def build_parser(experiment):
         help='comma-separated epochs at which the learning rate is multiplied by 0.1')
     add('--update', choices=('adam', 'sgd'), default='adam',
         help='increment D for DST: Adam step (authors) or -lr*grad (no float state)')
-    add('--discrete', dest='discrete', action='store_true', default=True,
-        help='GXNOR-Net: discrete weights and activations')
-    add('--no-discrete', dest='discrete', action='store_false',
-        help='full-precision baseline: float weights (Adam), ReLU activations')
+    add('--method', choices=list(methods.METHODS), default='gxnor',
+        help='gxnor (this paper), fp (full precision, ReLU) or a compared method: '
+        'weights and activations as listed in methods.py')
+    add('--discrete', dest='method', action='store_const', const='gxnor',
+        help='same as --method gxnor')
+    add('--no-discrete', dest='method', action='store_const', const='fp',
+        help='same as --method fp')
     add('--H', type=float, default=1.0, help='weights in [-H, H]')
     add('--N', type=int, default=1, help='weight states 2^N+1 (0 binary, 1 ternary)')
     add('--act-N', type=int, default=1, help='activation levels 2^N+1 (0 binary, 1 ternary)')
@@ -572,7 +600,14 @@ def build_parser(experiment):
     add('--dense-init-scale', type=float, default=1.0,
         help='initial dense weights uniform in [-s*H, s*H]')
     add('--weight-storage', choices=gxnor_layers.WEIGHT_STORAGES, default='float',
-        help='int8: weights held as state indices, no float copy')
+        help='int8: weights held as state indices, no float copy (gxnor)')
+    add('--stochastic', action='store_true', default=False,
+        help='binaryconnect, bnn: stochastic binarization (hidden weights at test time)')
+    add('--w-bits', type=int, default=1, help='dorefa: weight bits')
+    add('--a-bits', type=int, default=2, help='dorefa, syq: activation bits')
+    add('--ttq-threshold', type=float, default=0.05, help='ttq: threshold t * max|W|')
+    add('--syq-eta', type=float, default=0.05, help='syq: threshold eta * max|W|')
+    add('--tbn-delta', type=float, default=0.4, help='tbn: activation threshold delta*mean|x|')
     add('--bn-epsilon', type=float, default=1e-4)
     add('--bn-alpha', type=float, default=0.1, help='running-average rate of batch norm')
     add('--augment', dest='augment', action='store_true', default=False,
@@ -607,7 +642,13 @@ def _validate(args):
               (min(args.train_size, args.val_size, args.test_size) >= 0,
                'subset sizes must be >= 0'),
               (args.weight_storage != 'int8' or args.N <= 6,
-               '--weight-storage int8 holds at most N = 6')]
+               '--weight-storage int8 holds at most N = 6'),
+              (args.weight_storage == 'float' or args.method == 'gxnor',
+               '--weight-storage int8 needs --method gxnor (discrete weights)'),
+              (args.w_bits >= 1 and args.a_bits >= 1, '--w-bits and --a-bits must be >= 1'),
+              (0 <= args.ttq_threshold < 1 and 0 <= args.syq_eta < 1,
+               '--ttq-threshold and --syq-eta must be in [0, 1)'),
+              (args.tbn_delta >= 0, '--tbn-delta must be >= 0')]
     for ok, message in checks:
         if not ok:
             raise UsageError(message)
@@ -616,7 +657,7 @@ def _validate(args):
 def default_run_name(name, args):
     """Readable main hyperparameters plus a hash of all of them, so that the
     same command resumes its run and any other command starts its own."""
-    method = 'gxnor-N%d-act%d-%s' % (args.N, args.act_N, args.update) if args.discrete else 'fp'
+    method = methods.method_label(args)
     digest = hashlib.sha1(json.dumps(run_config(args), sort_keys=True).encode('utf-8'))
     return '%s-%s-b%d-e%d-%s' % (name, method, args.batch_size, args.epochs,
                                  digest.hexdigest()[:8])
@@ -639,7 +680,10 @@ def print_hyperparameters(args):
              theano.config.device, theano.config.floatX))
     for key, value in sorted(vars(args).items()):
         print('%-18s = %s' % (key, value))
-    if args.discrete:
+    weights, activations = methods.bits_label(args)
+    print('%-18s = %s: %s weights, %s activations'
+          % ('method is', methods.METHODS[args.method].title, weights, activations))
+    if args.method == 'gxnor':
         print('%-18s = %g (%d states)' % ('weight step dz', discrete_ops.weight_grid_step(
             args.H, args.N), 2 ** args.N + 1))
     sys.stdout.flush()

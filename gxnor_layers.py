@@ -10,6 +10,10 @@ Built on the layer API common to Lasagne 0.1 (PyPI) and 0.2.dev1 (GitHub):
 * :class:`BatchNormLayer`: Lasagne 0.2's batch normalization (epsilon 1e-4,
   running averages with alpha 0.1), which Lasagne 0.1 lacks.
 * :class:`DiscreteActivationLayer`: :func:`discrete_ops.discrete_activation`.
+* :class:`QuantizedDenseLayer`, :class:`QuantizedConv2DLayer`,
+  :class:`QuantizedActivationLayer`: the methods GXNOR-Net is compared with
+  (BinaryConnect, BNN, BWN, XNOR-Net, TWN, TTQ, DoReFa-Net, SYQ, TBN), which
+  keep full-precision hidden weights (tagged ``hidden``, trainable).
 * :func:`describe_network`: the architecture as JSON-ready dicts, stored in
   model files beside the weights.
 """
@@ -23,10 +27,13 @@ import theano.tensor as T
 
 import discrete_ops
 
-__all__ = ['DiscreteDenseLayer', 'DiscreteConv2DLayer', 'BatchNormLayer',
-           'DiscreteActivationLayer', 'describe_network', 'discrete_layers']
+__all__ = ['DiscreteDenseLayer', 'DiscreteConv2DLayer', 'QuantizedDenseLayer',
+           'QuantizedConv2DLayer', 'BatchNormLayer', 'DiscreteActivationLayer',
+           'QuantizedActivationLayer', 'describe_network', 'discrete_layers']
 
 WEIGHT_STORAGES = ('float', 'int8')
+QUANTIZERS = ('binaryconnect', 'bwn', 'twn', 'ttq', 'dorefa', 'syq')
+ACTIVATIONS = ('bnn', 'xnor', 'dorefa', 'tbn')
 
 
 class _DiscreteWeightsMixin(object):
@@ -60,6 +67,9 @@ class _DiscreteWeightsMixin(object):
         self.W_values = discrete_ops.state_values(T.cast(self.W, theano.config.floatX),
                                                   self.H, self.N)
 
+    def weights_for_output(self, **kwargs):
+        return self.W_values
+
     def weight_values(self):
         """The weights as a float NumPy array, whatever the storage."""
         if self.weight_storage == 'int8':
@@ -73,7 +83,109 @@ class _DiscreteWeightsMixin(object):
                 'weight_storage': self.weight_storage, 'params': names}
 
 
-class DiscreteDenseLayer(_DiscreteWeightsMixin, lasagne.layers.Layer):
+class _QuantizedWeightsMixin(object):
+    """Full-precision hidden weights ``self.W`` seen through a method's quantizer.
+
+    The comparison methods keep real-valued weights that the optimizer
+    updates; the forward pass uses their quantized image.  Learned scales
+    (TTQ's ``wp``/``wn``, SYQ's ``scale``) are extra trainable parameters.
+    """
+
+    def _add_weights(self, shape, quantizer, H, init_scale, W, bits, stochastic, threshold,
+                     filter_axes, scale_axes):
+        if quantizer not in QUANTIZERS:
+            raise ValueError('quantizer must be one of %s, got %r' % (QUANTIZERS, quantizer))
+        if not H > 0:
+            raise ValueError('H must be > 0, got %r' % (H,))
+        if quantizer == 'dorefa' and (bits < 1 or int(bits) != bits):
+            raise ValueError('bits must be an integer >= 1, got %r' % (bits,))
+        if quantizer in ('ttq', 'syq') and not 0 <= threshold < 1:
+            raise ValueError('threshold must be in [0, 1), got %r' % (threshold,))
+        self.discrete, self.weight_storage = False, 'float'
+        self.quantizer, self.H, self.bits = quantizer, float(H), int(bits)
+        self.stochastic, self.threshold = bool(stochastic), float(threshold)
+        self.filter_axes = filter_axes
+        # BinaryConnect and BNN clip the hidden weights to [-H, H] after each update.
+        self.hidden_clip = self.H if quantizer == 'binaryconnect' else None
+        init = W or lasagne.init.Uniform((-init_scale * self.H, init_scale * self.H))
+        self.W = self.add_param(init, shape, name='W', hidden=True)
+        start = self.W.get_value()
+        if quantizer == 'ttq':
+            # Both scales start at TWN's alpha of the initial weights.
+            magnitude = np.abs(start)
+            above = magnitude[magnitude > self.threshold * magnitude.max()]
+            alpha = np.float32(above.mean() if above.size else 1.0)
+            self.wp = self.add_param(lasagne.init.Constant(alpha), (), name='wp')
+            self.wn = self.add_param(lasagne.init.Constant(alpha), (), name='wn')
+        elif quantizer == 'syq':
+            # One scale per group of ``scale_axes``, starting at the group's mean |W|.
+            group_axes = tuple(a for a in range(len(shape)) if a not in scale_axes)
+            self.scale = self.add_param(
+                np.abs(start).mean(axis=group_axes).astype(theano.config.floatX),
+                tuple(shape[a] for a in scale_axes), name='scale')
+            self._scale_pattern = [scale_axes.index(a) if a in scale_axes else 'x'
+                                   for a in range(len(shape))]
+
+    def weights_for_output(self, deterministic=False, srng=None, **kwargs):
+        """The quantized weights (the stochastic BinaryConnect: the hidden
+        weights at test time, as its paper's first inference method)."""
+        W, q = self.W, self.quantizer
+        if q == 'binaryconnect':
+            if self.stochastic and deterministic:
+                return W
+            return discrete_ops.binaryconnect_weights(W, self.stochastic, srng)
+        if q == 'bwn':
+            return discrete_ops.bwn_weights(W, self.filter_axes)
+        if q == 'twn':
+            return discrete_ops.twn_weights(W, None)
+        if q == 'ttq':
+            return discrete_ops.ttq_weights(W, self.wp, self.wn, t=self.threshold)
+        if q == 'dorefa':
+            return discrete_ops.dorefa_weights(W, self.bits)
+        scale = self.scale.dimshuffle(self._scale_pattern)
+        return discrete_ops.syq_weights(W, scale, eta=self.threshold, ternary=True)
+
+    def _describe_weights(self):
+        names = dict((attr, None if getattr(self, attr) is None else
+                      '%s.%s' % (self.name, attr))
+                     for attr in ('W', 'b', 'wp', 'wn', 'scale') if hasattr(self, attr))
+        return {'name': self.name, 'discrete': False, 'quantizer': self.quantizer, 'H': self.H,
+                'bits': self.bits, 'stochastic': self.stochastic, 'threshold': self.threshold,
+                'params': names}
+
+
+class _DenseBase(lasagne.layers.Layer):
+    """out = input.flatten(2) . W (+ b); ``weights_for_output`` gives W."""
+
+    def _init_dense(self, num_units, nonlinearity):
+        self.num_units = num_units
+        self.nonlinearity = nonlinearity or (lambda x: x)
+        return (int(np.prod(self.input_shape[1:])), num_units)
+
+    def _add_bias(self, b):
+        self.b = None if b is None else self.add_param(
+            b, (self.num_units,), name='b', regularizable=False)
+
+    def get_output_shape_for(self, input_shape):
+        return (input_shape[0], self.num_units)
+
+    def get_output_for(self, input, deterministic=False, srng=None, **kwargs):
+        # Named here, not left in kwargs: Lasagne 0.2 warns about kwargs no layer names.
+        if input.ndim > 2:
+            input = input.flatten(2)
+        activation = T.dot(input, self.weights_for_output(deterministic=deterministic,
+                                                          srng=srng))
+        if self.b is not None:
+            activation = activation + self.b.dimshuffle('x', 0)
+        return self.nonlinearity(activation)
+
+    def describe(self):
+        spec = dict(kind=self._kind_prefix + 'dense', num_units=self.num_units)
+        spec.update(self._describe_weights())
+        return spec
+
+
+class DiscreteDenseLayer(_DiscreteWeightsMixin, _DenseBase):
     """Fully connected layer whose weights live on Z_N.
 
     Parameters
@@ -89,6 +201,8 @@ class DiscreteDenseLayer(_DiscreteWeightsMixin, lasagne.layers.Layer):
         Initial weights uniform in [-init_scale*H, init_scale*H] (the
         authors use 1, and 1.5 for CIFAR-10's dense layers).
     weight_storage : {'float', 'int8'}
+    W : initializer or None
+        None: uniform as above when discrete, Glorot uniform otherwise.
     b : initializer or None
     nonlinearity : callable or None
 
@@ -99,41 +213,105 @@ class DiscreteDenseLayer(_DiscreteWeightsMixin, lasagne.layers.Layer):
     >>> l_fc.W.get_value().shape
     (20, 5)
     """
+    _kind_prefix = ''
 
     def __init__(self, incoming, num_units, discrete=True, H=1.0, N=1, init_scale=1.0,
                  weight_storage='float', W=None, b=lasagne.init.Constant(0.),
                  nonlinearity=None, **kwargs):
         super(DiscreteDenseLayer, self).__init__(incoming, **kwargs)
-        self.num_units = num_units
-        self.nonlinearity = nonlinearity or (lambda x: x)
-        num_inputs = int(np.prod(self.input_shape[1:]))
-        self._add_weights((num_inputs, num_units), discrete, H, N, init_scale,
-                          weight_storage, W)
-        self.b = None if b is None else self.add_param(
-            b, (num_units,), name='b', regularizable=False)
+        shape = self._init_dense(num_units, nonlinearity)
+        self._add_weights(shape, discrete, H, N, init_scale, weight_storage, W)
+        self._add_bias(b)
 
-    def get_output_shape_for(self, input_shape):
-        return (input_shape[0], self.num_units)
 
-    def get_output_for(self, input, **kwargs):
-        if input.ndim > 2:
-            input = input.flatten(2)
-        activation = T.dot(input, self.W_values)
-        if self.b is not None:
-            activation = activation + self.b.dimshuffle('x', 0)
-        return self.nonlinearity(activation)
+class QuantizedDenseLayer(_QuantizedWeightsMixin, _DenseBase):
+    """Fully connected layer with full-precision hidden weights and a method's quantizer.
 
-    def describe(self):
-        spec = dict(kind='dense', num_units=self.num_units)
-        spec.update(self._describe_weights())
-        return spec
+    Parameters
+    ----------
+    incoming : Layer or tuple
+    num_units : int
+    quantizer : {'binaryconnect', 'bwn', 'twn', 'ttq', 'dorefa', 'syq'}
+        binaryconnect: sign(W) or stochastic +-1, hidden W clipped to [-H, H];
+        bwn: alpha * sign(W), alpha = mean |W| per output unit; twn: ternary
+        with threshold 0.7 mean |W| (per layer); ttq: ternary with learned
+        scales ``wp``/``wn``, threshold ``threshold * max|W|``; dorefa:
+        ``bits``-bit weights; syq: ternary (threshold ``threshold * max|W|``)
+        with one learned scale per output unit.  See :mod:`discrete_ops`.
+    H, init_scale : float
+        Hidden weights start uniform in [-init_scale*H, init_scale*H].
+    bits : int
+        DoReFa's weight bits.
+    stochastic : bool
+        BinaryConnect's stochastic binarization (training only).
+    threshold : float
+        TTQ's t or SYQ's eta (0.05 in both papers).
+
+    Examples
+    --------
+    >>> l_in = lasagne.layers.InputLayer((None, 20))
+    >>> l_fc = QuantizedDenseLayer(l_in, num_units=5, quantizer='ttq')
+    >>> sorted(p.name for p in l_fc.get_params(trainable=True))
+    ['W', 'b', 'wn', 'wp']
+    """
+    _kind_prefix = 'quantized_'
+
+    def __init__(self, incoming, num_units, quantizer, H=1.0, init_scale=1.0, bits=2,
+                 stochastic=False, threshold=0.05, W=None, b=lasagne.init.Constant(0.),
+                 nonlinearity=None, **kwargs):
+        super(QuantizedDenseLayer, self).__init__(incoming, **kwargs)
+        shape = self._init_dense(num_units, nonlinearity)
+        self._add_weights(shape, quantizer, H, init_scale, W, bits, stochastic, threshold,
+                          filter_axes=(0,), scale_axes=(1,))
+        self._add_bias(b)
 
 
 def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
-class DiscreteConv2DLayer(_DiscreteWeightsMixin, lasagne.layers.Layer):
+class _ConvBase(lasagne.layers.Layer):
+    """Cross-correlation (no filter flip) with ``weights_for_output`` as filters."""
+
+    def _init_conv(self, num_filters, filter_size, stride, pad, nonlinearity):
+        self.num_filters = num_filters
+        self.filter_size = _pair(filter_size)
+        self.stride = _pair(stride)
+        if pad == 'same':
+            pad = tuple(s // 2 for s in self.filter_size)
+        self.pad = _pair(pad)
+        self.nonlinearity = nonlinearity or (lambda x: x)
+        return (num_filters, self.input_shape[1]) + self.filter_size
+
+    def _add_bias(self, b):
+        self.b = None if b is None else self.add_param(
+            b, (self.num_filters,), name='b', regularizable=False)
+
+    def get_output_shape_for(self, input_shape):
+        sizes = [None if n is None else (n + 2 * p - f) // s + 1
+                 for n, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, self.pad)]
+        return (input_shape[0], self.num_filters) + tuple(sizes)
+
+    def get_output_for(self, input, deterministic=False, srng=None, **kwargs):
+        conved = T.nnet.conv2d(input, self.weights_for_output(deterministic=deterministic,
+                                                              srng=srng),
+                               input_shape=self.input_shape,
+                               filter_shape=(self.num_filters, self.input_shape[1]) +
+                               self.filter_size,
+                               border_mode=self.pad, subsample=self.stride, filter_flip=False)
+        if self.b is not None:
+            conved = conved + self.b.dimshuffle('x', 0, 'x', 'x')
+        return self.nonlinearity(conved)
+
+    def describe(self):
+        spec = dict(kind=self._kind_prefix + 'conv', num_filters=self.num_filters,
+                    filter_size=list(self.filter_size), stride=list(self.stride),
+                    pad=list(self.pad), flip_filters=False)
+        spec.update(self._describe_weights())
+        return spec
+
+
+class DiscreteConv2DLayer(_DiscreteWeightsMixin, _ConvBase):
     """2D convolution (cross-correlation, no filter flip) with weights on Z_N.
 
     Parameters are those of :class:`DiscreteDenseLayer` plus ``num_filters``,
@@ -148,43 +326,42 @@ class DiscreteConv2DLayer(_DiscreteWeightsMixin, lasagne.layers.Layer):
     >>> l_conv.output_shape
     (None, 32, 24, 24)
     """
+    _kind_prefix = ''
 
     def __init__(self, incoming, num_filters, filter_size, stride=1, pad=0, discrete=True,
                  H=1.0, N=1, init_scale=1.0, weight_storage='float', W=None,
                  b=lasagne.init.Constant(0.), nonlinearity=None, **kwargs):
         super(DiscreteConv2DLayer, self).__init__(incoming, **kwargs)
-        self.num_filters = num_filters
-        self.filter_size = _pair(filter_size)
-        self.stride = _pair(stride)
-        if pad == 'same':
-            pad = tuple(s // 2 for s in self.filter_size)
-        self.pad = _pair(pad)
-        self.nonlinearity = nonlinearity or (lambda x: x)
-        shape = (num_filters, self.input_shape[1]) + self.filter_size
+        shape = self._init_conv(num_filters, filter_size, stride, pad, nonlinearity)
         self._add_weights(shape, discrete, H, N, init_scale, weight_storage, W)
-        self.b = None if b is None else self.add_param(
-            b, (num_filters,), name='b', regularizable=False)
+        self._add_bias(b)
 
-    def get_output_shape_for(self, input_shape):
-        sizes = [None if n is None else (n + 2 * p - f) // s + 1
-                 for n, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, self.pad)]
-        return (input_shape[0], self.num_filters) + tuple(sizes)
 
-    def get_output_for(self, input, **kwargs):
-        conved = T.nnet.conv2d(input, self.W_values, input_shape=self.input_shape,
-                               filter_shape=(self.num_filters, self.input_shape[1]) +
-                               self.filter_size,
-                               border_mode=self.pad, subsample=self.stride, filter_flip=False)
-        if self.b is not None:
-            conved = conved + self.b.dimshuffle('x', 0, 'x', 'x')
-        return self.nonlinearity(conved)
+class QuantizedConv2DLayer(_QuantizedWeightsMixin, _ConvBase):
+    """2D convolution with full-precision hidden weights and a method's quantizer.
 
-    def describe(self):
-        spec = dict(kind='conv', num_filters=self.num_filters,
-                    filter_size=list(self.filter_size), stride=list(self.stride),
-                    pad=list(self.pad), flip_filters=False)
-        spec.update(self._describe_weights())
-        return spec
+    Parameters are those of :class:`QuantizedDenseLayer` plus ``num_filters``,
+    ``filter_size``, ``stride`` and ``pad`` (as :class:`DiscreteConv2DLayer`).
+    BWN's alpha is per output filter; SYQ's learned scale is per pixel
+    (one per kernel position, shared by all filters, as the SYQ paper).
+
+    Examples
+    --------
+    >>> l_in = lasagne.layers.InputLayer((None, 1, 28, 28))
+    >>> l_conv = QuantizedConv2DLayer(l_in, 8, 5, quantizer='syq')
+    >>> l_conv.scale.get_value().shape
+    (5, 5)
+    """
+    _kind_prefix = 'quantized_'
+
+    def __init__(self, incoming, num_filters, filter_size, quantizer, stride=1, pad=0, H=1.0,
+                 init_scale=1.0, bits=2, stochastic=False, threshold=0.05, W=None,
+                 b=lasagne.init.Constant(0.), nonlinearity=None, **kwargs):
+        super(QuantizedConv2DLayer, self).__init__(incoming, **kwargs)
+        shape = self._init_conv(num_filters, filter_size, stride, pad, nonlinearity)
+        self._add_weights(shape, quantizer, H, init_scale, W, bits, stochastic, threshold,
+                          filter_axes=(1, 2, 3), scale_axes=(2, 3))
+        self._add_bias(b)
 
 
 def _broadcast_pattern(ndim, axes):
@@ -301,6 +478,50 @@ class DiscreteActivationLayer(lasagne.layers.Layer):
     def describe(self):
         return dict(kind='activation', act_N=self.act_N, r=self.r, a=self.a,
                     window=self.window)
+
+
+class QuantizedActivationLayer(lasagne.layers.Layer):
+    """The activation of a comparison method (see :mod:`discrete_ops`).
+
+    Parameters
+    ----------
+    incoming : Layer
+    method : {'bnn', 'xnor', 'dorefa', 'tbn'}
+        bnn: sign(x) with the straight-through estimator; xnor: sign(x)
+        times the mean |x| over channels (features); dorefa: ``bits``-bit
+        quantization of clip(x, 0, 1); tbn: ternary with threshold
+        ``delta`` * mean |x| of each sample.
+    bits : int
+        DoReFa's (and SYQ's) activation bits.
+    delta : float
+        TBN's threshold factor (0.4 in its paper).
+
+    Examples
+    --------
+    >>> l_in = lasagne.layers.InputLayer((None, 10))
+    >>> l_act = QuantizedActivationLayer(l_in, 'dorefa', bits=2)
+    """
+
+    def __init__(self, incoming, method, bits=2, delta=0.4, **kwargs):
+        super(QuantizedActivationLayer, self).__init__(incoming, **kwargs)
+        if method not in ACTIVATIONS:
+            raise ValueError('method must be one of %s, got %r' % (ACTIVATIONS, method))
+        if method == 'dorefa' and (bits < 1 or int(bits) != bits):
+            raise ValueError('bits must be an integer >= 1, got %r' % (bits,))
+        self.method, self.bits, self.delta = method, int(bits), float(delta)
+
+    def get_output_for(self, input, **kwargs):
+        if self.method == 'bnn':
+            return discrete_ops.bnn_activation(input)
+        if self.method == 'xnor':
+            return discrete_ops.xnor_activation(input, axis=1)
+        if self.method == 'dorefa':
+            return discrete_ops.dorefa_activation(input, self.bits)
+        return discrete_ops.tbn_activation(input, delta=self.delta)
+
+    def describe(self):
+        return dict(kind='quantized_activation', method=self.method, bits=self.bits,
+                    delta=self.delta)
 
 
 def discrete_layers(network):

@@ -33,7 +33,7 @@ import gxnor_layers  # noqa: E402
 import mnist  # noqa: E402
 
 CONFIGS = [
-    ('full precision (Adam)', ['--no-discrete']),
+    ('full precision (Adam)', ['--method', 'fp']),
     ('GXNOR, Adam-DST, float weights', []),
     ('GXNOR, Adam-DST, int8 weights', ['--weight-storage', 'int8']),
     ('GXNOR, SGD-DST, float weights', ['--update', 'sgd']),

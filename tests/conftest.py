@@ -31,3 +31,17 @@ def mnist_data():
     """The real MNIST splits, loaded once per test session."""
     import datasets
     return datasets.load_mnist(real_mnist_dir(), download=False)
+
+
+def subset_experiment(name, data, build_network, tmp_path, sizes):
+    """An Experiment on ``data`` with 2 epochs of batch 50 (LR 0.03 -> 0.01), and the
+    flags that select (train, valid, test) ``sizes`` and write under ``tmp_path``."""
+    import binary_net
+    experiment = binary_net.Experiment(name, lambda args: data, build_network,
+                                       defaults=dict(batch_size=50, epochs=2, lr_start=0.03,
+                                                     lr_end=0.01))
+    flags = ['--train-size', '--val-size', '--test-size']
+    common = [str(v) for pair in zip(flags, sizes) for v in pair]
+    common += ['--results-dir', str(tmp_path / 'results'),
+               '--weights-dir', str(tmp_path / 'weights')]
+    return experiment, common

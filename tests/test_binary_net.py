@@ -12,6 +12,7 @@ import scipy.io
 import theano.tensor as T
 
 import binary_net
+from conftest import subset_experiment
 import discrete_ops
 import gxnor_layers
 
@@ -25,12 +26,8 @@ def build_tiny_network(input_var, args):
 
 @pytest.fixture
 def tiny(mnist_data, tmp_path):
-    experiment = binary_net.Experiment('tiny', lambda args: mnist_data, build_tiny_network,
-                                       defaults=dict(batch_size=50, epochs=2, lr_start=0.03,
-                                                     lr_end=0.01))
-    common = ['--train-size', '300', '--val-size', '200', '--test-size', '200',
-              '--results-dir', str(tmp_path / 'results'),
-              '--weights-dir', str(tmp_path / 'weights')]
+    experiment, common = subset_experiment('tiny', mnist_data, build_tiny_network, tmp_path,
+                                           (300, 200, 200))
     return experiment, common, tmp_path
 
 

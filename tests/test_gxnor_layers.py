@@ -144,3 +144,133 @@ def test_describe_network_refuses_unknown_layers():
     net = lasagne.layers.DropoutLayer(lasagne.layers.InputLayer((None, 3)))
     with pytest.raises(ValueError):
         gl.describe_network(net)
+
+
+def quantized_output(layer, x, **kwargs):
+    l_in = layer.input_layer
+    return lasagne.layers.get_output(layer, **kwargs).eval({l_in.input_var: x})
+
+
+def sign(w):
+    return np.where(w >= 0, 1.0, -1.0)
+
+
+def test_quantized_dense_bwn_has_one_alpha_per_output_unit():
+    rng = np.random.RandomState(5)
+    layer = gl.QuantizedDenseLayer(lasagne.layers.InputLayer((None, 6)), 4, 'bwn', b=None)
+    w = layer.W.get_value()
+    x = fx(rng.randn(3, 6))
+    expected = x.dot(np.abs(w).mean(axis=0) * sign(w))
+    assert np.allclose(quantized_output(layer, x), expected, atol=1e-5)
+    assert layer.W in layer.get_params(trainable=True, hidden=True)
+    assert layer.get_params(discrete=True) == []
+
+
+def test_quantized_conv_bwn_has_one_alpha_per_filter():
+    rng = np.random.RandomState(6)
+    layer = gl.QuantizedConv2DLayer(lasagne.layers.InputLayer((None, 2, 6, 5)), 3, 3, 'bwn',
+                                    pad=1, b=None)
+    w = layer.W.get_value()
+    wq = np.abs(w).mean(axis=(1, 2, 3), keepdims=True) * sign(w)
+    x = fx(rng.randn(2, 2, 6, 5))
+    assert np.allclose(quantized_output(layer, x), direct_correlation(x, wq, (1, 1), (1, 1)),
+                       atol=1e-4)
+
+
+def test_quantized_twn_and_dorefa_use_one_factor_per_layer():
+    rng = np.random.RandomState(7)
+    x = fx(rng.randn(3, 5))
+    twn = gl.QuantizedDenseLayer(lasagne.layers.InputLayer((None, 5)), 4, 'twn', b=None)
+    w = twn.W.get_value()
+    mask = np.abs(w) > 0.7 * np.abs(w).mean()
+    expected = x.dot(np.abs(w)[mask].mean() * np.sign(w) * mask)
+    assert np.allclose(quantized_output(twn, x), expected, atol=1e-5)
+    dorefa = gl.QuantizedDenseLayer(lasagne.layers.InputLayer((None, 5)), 4, 'dorefa', bits=2,
+                                    b=None)
+    t = np.tanh(dorefa.W.get_value())
+    wq = 2 * np.round(3 * (t / (2 * np.abs(t).max()) + 0.5)) / 3 - 1
+    assert np.allclose(quantized_output(dorefa, x), x.dot(wq), atol=1e-5)
+
+
+def test_quantized_ttq_scales_are_learned_parameters():
+    layer = gl.QuantizedDenseLayer(lasagne.layers.InputLayer((None, 8)), 3, 'ttq', b=None)
+    w = layer.W.get_value()
+    delta = 0.05 * np.abs(w).max()
+    alpha = np.abs(w)[np.abs(w) > delta].mean()
+    assert np.isclose(layer.wp.get_value(), alpha) and np.isclose(layer.wn.get_value(), alpha)
+    layer.wp.set_value(fx(2.0))
+    layer.wn.set_value(fx(0.5))
+    x = T.matrix()
+    out = layer.get_output_for(x)
+    ones = fx(np.ones((1, 8)))
+    expected = ones.dot(np.where(w > delta, 2.0, np.where(w < -delta, -0.5, 0.0)))
+    assert np.allclose(out.eval({x: ones}), expected, atol=1e-5)
+    grad_wp, grad_wn = theano.grad(out.sum(), [layer.wp, layer.wn])
+    assert np.isclose(grad_wp.eval({x: ones}), (w > delta).sum())
+    assert np.isclose(grad_wn.eval({x: ones}), -(w < -delta).sum())
+
+
+def test_quantized_syq_conv_has_one_learned_scale_per_kernel_pixel():
+    rng = np.random.RandomState(8)
+    layer = gl.QuantizedConv2DLayer(lasagne.layers.InputLayer((None, 2, 5, 5)), 3, (3, 2),
+                                    'syq', b=None)
+    w = layer.W.get_value()
+    scale = layer.scale.get_value()
+    assert scale.shape == (3, 2)
+    assert np.allclose(scale, np.abs(w).mean(axis=(0, 1)), atol=1e-6)
+    q = np.sign(w) * (np.abs(w) >= 0.05 * np.abs(w).max())
+    x = fx(rng.randn(2, 2, 5, 5))
+    assert np.allclose(quantized_output(layer, x),
+                       direct_correlation(x, scale[None, None] * q, (0, 0), (1, 1)), atol=1e-4)
+    dense = gl.QuantizedDenseLayer(lasagne.layers.InputLayer((None, 7)), 4, 'syq')
+    assert dense.scale.get_value().shape == (4,)
+
+
+def test_stochastic_binaryconnect_samples_in_training_and_uses_hidden_weights_in_test():
+    from theano.sandbox.rng_mrg import MRG_RandomStreams
+    layer = gl.QuantizedDenseLayer(lasagne.layers.InputLayer((None, 50)), 40, 'binaryconnect',
+                                   stochastic=True, b=None)
+    assert layer.hidden_clip == 1.0
+    eye = fx(np.eye(50))
+    w = layer.W.get_value()
+    assert np.allclose(quantized_output(layer, eye, deterministic=True), w, atol=1e-6)
+    sampled = quantized_output(layer, eye, srng=MRG_RandomStreams(3))
+    assert set(np.unique(sampled)) == {-1.0, 1.0}
+    # +1 with probability (w + 1) / 2: the sample agrees with sign(w) more often than not
+    assert (sampled == sign(w)).mean() > 0.6
+    deterministic = gl.QuantizedDenseLayer(lasagne.layers.InputLayer((None, 50)), 40,
+                                           'binaryconnect', b=None)
+    assert np.array_equal(quantized_output(deterministic, eye), sign(deterministic.W.get_value()))
+
+
+@pytest.mark.parametrize('method, reference', [
+    ('bnn', lambda x: sign(x)),
+    ('xnor', lambda x: sign(x) * np.abs(x).mean(axis=1, keepdims=True)),
+    ('dorefa', lambda x: np.round(3 * np.clip(x, 0, 1)) / 3),
+    ('tbn', lambda x: np.sign(x) * (np.abs(x) > 0.4 * np.abs(x).mean(axis=(1, 2, 3),
+                                                                      keepdims=True))),
+])
+def test_quantized_activation_layer_forward(method, reference):
+    x = fx(np.random.RandomState(9).randn(3, 4, 2, 2) * 1.5)
+    layer = gl.QuantizedActivationLayer(lasagne.layers.InputLayer((None, 4, 2, 2)), method,
+                                        bits=2, delta=0.4)
+    assert np.allclose(quantized_output(layer, x), reference(x), atol=1e-5)
+
+
+def test_quantized_layers_describe_themselves_and_refuse_bad_options():
+    l_in = lasagne.layers.InputLayer((None, 1, 6, 6))
+    net = gl.QuantizedConv2DLayer(l_in, 2, 3, 'ttq', name='conv')
+    net = gl.QuantizedActivationLayer(net, 'tbn')
+    net = gl.QuantizedDenseLayer(net, 3, 'syq', name='fc')
+    specs = gl.describe_network(net)
+    assert [s['kind'] for s in specs] == ['input', 'quantized_conv', 'quantized_activation',
+                                          'quantized_dense']
+    assert specs[1]['params'] == {'W': 'conv.W', 'wp': 'conv.wp', 'wn': 'conv.wn',
+                                  'b': 'conv.b'}
+    assert specs[3]['quantizer'] == 'syq' and specs[3]['params']['scale'] == 'fc.scale'
+    for bad in (dict(quantizer='xnor'), dict(quantizer='dorefa', bits=0),
+                dict(quantizer='ttq', threshold=1.0), dict(quantizer='bwn', H=0)):
+        with pytest.raises(ValueError):
+            gl.QuantizedDenseLayer((None, 3), 2, **bad)
+    with pytest.raises(ValueError):
+        gl.QuantizedActivationLayer((None, 3), 'relu')

@@ -35,13 +35,29 @@ def test_cifar10_one_epoch_with_augmentation(tmp_path, capsys):
     assert 'lr_drops           = [1000, 1600]' in out
 
 
-def test_svhn_one_epoch_with_extra(tmp_path, capsys):
+def make_svhn_files(folder):
     rng = np.random.RandomState(0)
     for name, per_class in (('train', 410), ('extra', 210), ('test', 3)):
         labels = np.repeat(np.arange(1, 11), per_class)
         rng.shuffle(labels)
-        make_svhn_file(str(tmp_path / (name + '_32x32.mat')), labels, 0, rng)
+        make_svhn_file(str(folder / (name + '_32x32.mat')), labels, 0, rng)
+
+
+def test_svhn_one_epoch_with_extra(tmp_path, capsys):
+    make_svhn_files(tmp_path)
     summary = svhn.main(common_flags(tmp_path, tmp_path), num_epochs=1)
     check_outputs(tmp_path, summary, ['conv1a', 'conv1b', 'conv2a', 'conv2b', 'conv3a', 'conv3b'])
     out = capsys.readouterr().out
     assert 'Data: 40 training, 20 validation, 20 test' in out and 'extra              = True' in out
+
+
+def test_svhn_takes_a_compared_method(tmp_path):
+    """The dataset scripts hold no method code: --method reaches their blocks."""
+    make_svhn_files(tmp_path)
+    summary = svhn.main(common_flags(tmp_path, tmp_path) + ['--method', 'xnor'], num_epochs=1)
+    model = np.load(summary['model'])
+    layers = json.loads(str(model['__meta__']))['layers']
+    kinds = [l['kind'] for l in layers]
+    assert kinds.count('quantized_conv') == 6 and kinds.count('quantized_dense') == 2
+    assert kinds.count('quantized_activation') == 7
+    assert summary['method'] == 'xnor' and summary['run'].startswith('svhn-xnor-')
