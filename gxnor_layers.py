@@ -128,7 +128,7 @@ class _QuantizedWeightsMixin(object):
 
     def weights_for_output(self, deterministic=False, srng=None, **kwargs):
         """The quantized weights (the stochastic BinaryConnect: the hidden
-        weights at test time, as its paper's first inference method)."""
+        weights at test time, as its paper did for the stochastic form)."""
         W, q = self.W, self.quantizer
         if q == 'binaryconnect':
             if self.stochastic and deterministic:
