@@ -83,6 +83,11 @@ class _DiscreteWeightsMixin(object):
                 'weight_storage': self.weight_storage, 'params': names}
 
 
+def _check_bits(bits):
+    if bits < 1 or int(bits) != bits:
+        raise ValueError('bits must be an integer >= 1, got %r' % (bits,))
+
+
 class _QuantizedWeightsMixin(object):
     """Full-precision hidden weights ``self.W`` seen through a method's quantizer.
 
@@ -97,8 +102,8 @@ class _QuantizedWeightsMixin(object):
             raise ValueError('quantizer must be one of %s, got %r' % (QUANTIZERS, quantizer))
         if not H > 0:
             raise ValueError('H must be > 0, got %r' % (H,))
-        if quantizer == 'dorefa' and (bits < 1 or int(bits) != bits):
-            raise ValueError('bits must be an integer >= 1, got %r' % (bits,))
+        if quantizer == 'dorefa':
+            _check_bits(bits)
         if quantizer in ('ttq', 'syq') and not 0 <= threshold < 1:
             raise ValueError('threshold must be in [0, 1), got %r' % (threshold,))
         self.discrete, self.weight_storage = False, 'float'
@@ -506,8 +511,8 @@ class QuantizedActivationLayer(lasagne.layers.Layer):
         super(QuantizedActivationLayer, self).__init__(incoming, **kwargs)
         if method not in ACTIVATIONS:
             raise ValueError('method must be one of %s, got %r' % (ACTIVATIONS, method))
-        if method == 'dorefa' and (bits < 1 or int(bits) != bits):
-            raise ValueError('bits must be an integer >= 1, got %r' % (bits,))
+        if method == 'dorefa':
+            _check_bits(bits)
         self.method, self.bits, self.delta = method, int(bits), float(delta)
 
     def get_output_for(self, input, **kwargs):

@@ -102,8 +102,19 @@ def activation_layer(net, args, name):
                                                  delta=args.tbn_delta, name=name)
 
 
-def _levels(states):
-    return {2: 'binary', 3: 'ternary'}.get(states, '%d levels' % states)
+# Weight and activation kinds whose precision no flag changes.
+_FIXED_LABELS = {'fp': 'float', 'relu': 'float', 'binaryconnect': 'binary', 'bwn': 'binary',
+                 'bnn': 'binary', 'xnor': 'binary', 'twn': 'ternary', 'ttq': 'ternary',
+                 'syq': 'ternary', 'tbn': 'ternary'}
+
+
+def _label(kind, levels_N, bits):
+    if kind == 'gxnor':
+        states = 2 ** levels_N + 1
+        return {2: 'binary', 3: 'ternary'}.get(states, '%d levels' % states)
+    if kind == 'dorefa':
+        return 'binary' if bits == 1 else '%d-bit' % bits
+    return _FIXED_LABELS[kind]
 
 
 def bits_label(args):
@@ -112,20 +123,12 @@ def bits_label(args):
     Examples
     --------
     >>> from argparse import Namespace
-    >>> bits_label(Namespace(method='dorefa', w_bits=1, a_bits=2))
+    >>> bits_label(Namespace(method='dorefa', N=1, act_N=1, w_bits=1, a_bits=2))
     ('binary', '2-bit')
     """
     method = METHODS[args.method]
-    weights = {'gxnor': lambda: _levels(2 ** args.N + 1) if args.N else 'binary',
-               'fp': lambda: 'float', 'binaryconnect': lambda: 'binary',
-               'bwn': lambda: 'binary', 'twn': lambda: 'ternary', 'ttq': lambda: 'ternary',
-               'syq': lambda: 'ternary',
-               'dorefa': lambda: 'binary' if args.w_bits == 1 else '%d-bit' % args.w_bits}
-    activations = {'gxnor': lambda: _levels(2 ** args.act_N + 1) if args.act_N else 'binary',
-                   'relu': lambda: 'float', 'bnn': lambda: 'binary', 'xnor': lambda: 'binary',
-                   'tbn': lambda: 'ternary',
-                   'dorefa': lambda: 'binary' if args.a_bits == 1 else '%d-bit' % args.a_bits}
-    return weights[method.weights](), activations[method.activation]()
+    return (_label(method.weights, args.N, args.w_bits),
+            _label(method.activation, args.act_N, args.a_bits))
 
 
 def method_label(args):

@@ -79,6 +79,11 @@ def protocol_flags(args):
     return [str(f) for f in flags]
 
 
+def _read(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
 def run_row(label, flags, args):
     """Run (or resume) one method; returns its results.json dict, or None and why."""
     argv = protocol_flags(args) + flags
@@ -86,8 +91,7 @@ def run_row(label, flags, args):
     results = os.path.join(args.out, 'results', run_name, 'results.json')
     log = os.path.join(args.out, 'logs', run_name + '.log')
     if os.path.exists(results):
-        with open(results) as handle:
-            data = json.load(handle)
+        data = _read(results)
         if data['epochs_done'] >= args.epochs:
             print('%-20s finished earlier: %s' % (label, os.path.dirname(results)))
             return data, ''
@@ -102,8 +106,7 @@ def run_row(label, flags, args):
     print('%-20s exit %d after %.0f s; log %s' % ('', code, time.time() - started, log))
     if not os.path.exists(results):
         return None, 'no results (exit %d, see %s)' % (code, log)
-    with open(results) as handle:
-        data = json.load(handle)
+    data = _read(results)
     if code == 3:
         return data, 'diverged'
     if code != 0:

@@ -502,25 +502,30 @@ def test_svhn_without_extra(tmp_path):
     assert len(data['train'][0]) == len(files['train'][1]) - 40
 
 
-def test_svhn_wrong_keys(tmp_path):
+def svhn_load_error(tmp_path, name, variables):
+    """Good SVHN files, then ``name`` rewritten with ``variables``: (its path, the
+    DataError of loading with extra)."""
     make_svhn(tmp_path)
-    path = os.path.join(str(tmp_path), 'test_32x32.mat')
-    scipy.io.savemat(path, {'images': np.zeros((32, 32, 3, 2), np.uint8),
-                            'labels': np.ones((2, 1), np.uint8)})
+    path = os.path.join(str(tmp_path), name)
+    scipy.io.savemat(path, variables)
     with pytest.raises(DataError) as err:
         datasets.load_svhn(str(tmp_path), download=False, valid_per_class=(4, 2))
-    assert str(err.value) == ('datasets: %s lacks the variables X and y (found: images, labels)'
-                              % path)
+    return path, err.value
+
+
+def test_svhn_wrong_keys(tmp_path):
+    path, err = svhn_load_error(tmp_path, 'test_32x32.mat',
+                                {'images': np.zeros((32, 32, 3, 2), np.uint8),
+                                 'labels': np.ones((2, 1), np.uint8)})
+    assert str(err) == ('datasets: %s lacks the variables X and y (found: images, labels)'
+                        % path)
 
 
 def test_svhn_wrong_shape_and_too_few(tmp_path):
-    make_svhn(tmp_path)
-    path = os.path.join(str(tmp_path), 'extra_32x32.mat')
-    scipy.io.savemat(path, {'X': np.zeros((28, 28, 1, 2), np.uint8),
-                            'y': np.ones((2, 1), np.uint8)})
-    with pytest.raises(DataError) as err:
-        datasets.load_svhn(str(tmp_path), download=False, valid_per_class=(4, 2))
-    assert path in str(err.value) and '(28, 28, 1, 2)' in str(err.value)
+    path, err = svhn_load_error(tmp_path, 'extra_32x32.mat',
+                                {'X': np.zeros((28, 28, 1, 2), np.uint8),
+                                 'y': np.ones((2, 1), np.uint8)})
+    assert path in str(err) and '(28, 28, 1, 2)' in str(err)
     with pytest.raises(DataError) as err:
         datasets.load_svhn(str(tmp_path), download=False, use_extra=False,
                            valid_per_class=(10, 2))

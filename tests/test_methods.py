@@ -62,10 +62,13 @@ def test_every_method_learns_mnist_subset(small, flags):
     assert summary['method'] == flags[0] and summary['state_bytes'] > 0
 
 
+# No data and no network: enough to parse flags and build networks by hand.
+FLAGS_ONLY = binary_net.Experiment('m', None, None, dict(batch_size=10, epochs=1, lr_start=0.1,
+                                                         lr_end=0.1))
+
+
 def test_method_flag_aliases_run_names_and_labels():
-    experiment = binary_net.Experiment('m', None, None, dict(batch_size=10, epochs=1,
-                                                             lr_start=0.1, lr_end=0.1))
-    parse = lambda *argv: binary_net.parse_args(experiment, list(argv))  # noqa: E731
+    parse = lambda *argv: binary_net.parse_args(FLAGS_ONLY, list(argv))  # noqa: E731
     assert parse().method == 'gxnor' and parse('--no-discrete').method == 'fp'
     assert parse('--no-discrete', '--discrete').method == 'gxnor'
     names = set(parse('--method', name).run_name for name in methods.METHODS)
@@ -92,9 +95,7 @@ def test_bad_method_options_give_one_line_and_exit_2(small, capsys, flags, messa
 
 
 def compiled_small(method, *flags):
-    experiment = binary_net.Experiment('m', None, None, dict(batch_size=10, epochs=1,
-                                                             lr_start=0.1, lr_end=0.1))
-    args = binary_net.parse_args(experiment, ['--method', method] + list(flags))
+    args = binary_net.parse_args(FLAGS_ONLY, ['--method', method] + list(flags))
     input_var = T.tensor4()
     network = build_small_network(input_var, args)
     return network, binary_net.compile_functions(network, input_var, args.update)
