@@ -16,6 +16,14 @@ VENV27 := .venv27
 VENV311 := .venv311
 # Python 3.11 with NumPy 2: the inference engine's np.bitwise_count path.
 VENV_NP2 := .venv-numpy2
+# Python 3.11 with Debian's pygpu: Theano's gpuarray backend (CUDA, or OpenCL
+# through POCL on a machine without a GPU).
+VENV_GPU := .venv-gpu
+# Debian packages of the gpuarray backend: pygpu and libgpuarray (with its
+# headers, which Theano compiles its GPU ops against), OpenCL with POCL and
+# CLBlast (GEMM on OpenCL).
+GPU_DEBS := python3-pygpu libgpuarray-dev ocl-icd-opencl-dev pocl-opencl-icd libclblast-dev
+PYGPU_PARENT ?= /usr/lib/python3/dist-packages
 # Python 3.11 env holding virtualenv, which creates the Python 2.7 env
 # (Python 2.7 has no venv module); virtualenv 20.22 dropped Python 2.7.
 VENV_TOOLS := .venv-tools
@@ -28,7 +36,7 @@ STAMP := .requirements-installed
 # else empty (mnist.py then downloads into ./data/mnist; tests skip).
 MNIST_DIR ?= $(or $(GXNOR_MNIST_DIR),$(if $(wildcard ../shared/data/mnist/.),../shared/data/mnist))
 # The CPU protocol (the authors' defaults are batch 10000, 4000 epochs).
-MNIST_FLAGS ?= --batch-size 100 --epochs 30 --lr-start 0.03 --lr-end 0.0001
+MNIST_FLAGS ?= --batch-size 1000 --epochs 100 --lr-start 0.1 --lr-end 1e-05
 BENCH_FLAGS ?=
 COMPARE_FLAGS ?=
 
@@ -36,16 +44,21 @@ PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
 # Empty: pytest.ini's testpaths (tests/ and the modules' docstring examples).
 TESTS ?=
 
-.PHONY: help test test27 test311 test-numpy2 mnist bench compare venv27 venv311 venv-numpy2 sysdeps clean-venvs
+.PHONY: help test test27 test311 test-numpy2 test-gpu gpu-check mnist bench compare venv27 venv311 venv-numpy2 venv-gpu sysdeps gpu-sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
-	@echo '  make test         sysdeps + both envs, then `python -m pytest` on Python 2.7'
-	@echo '                    and on 3.11.  Both always run; fails at the end if either failed'
-	@echo '                    (pytest exit 5, no test collected, is a failure).'
-	@echo '                    Then tests/test_gated_xnor.py with NumPy 2 ($(VENV_NP2)).'
+	@echo '  make test         builds what is missing (apt-get g++, OpenBLAS and the GPU backend'"'"'s'
+	@echo '                    Debian packages when root; five envs: $(VENV27), $(VENV311),'
+	@echo '                    $(VENV_NP2), $(VENV_GPU) and $(VENV_TOOLS)), then `python -m pytest`'
+	@echo '                    on Python 2.7 and on 3.11, tests/test_gated_xnor.py with NumPy 2,'
+	@echo '                    and make test-gpu.  All always run; fails at the end if any failed'
+	@echo '                    (pytest exit 5, no test collected, is a failure).  About 25 min'
+	@echo '                    on 2 idle cores from scratch, 15 min with the envs built.'
 	@echo '  make test27       the same on Python 2.7 only;  make test311: on 3.11 only'
 	@echo '  make test-numpy2  the inference engine tests with NumPy 2 only'
+	@echo '  make test-gpu     tests/test_gpu_backend.py in $(VENV_GPU): every script'"'"'s training step'
+	@echo '                    on Theano'"'"'s GPU backend (device $$(GPU_DEVICE)), against the CPU'
 	@echo '  make mnist        the main job on Python 3.11:'
 	@echo '                    python mnist.py --data-dir $$(MNIST_DIR) $$(MNIST_FLAGS)'
 	@echo '  make bench        python bench/bench_training.py $$(BENCH_FLAGS) on Python 3.11'
@@ -54,8 +67,12 @@ help:
 	@echo '  make venv27       $(VENV27): Python 2.7 env from requirements.txt (via virtualenv in $(VENV_TOOLS))'
 	@echo '  make venv311      $(VENV311): Python 3.11 env from requirements.txt'
 	@echo '                    (both reinstall when requirements.txt changes)'
+	@echo '  make venv-numpy2  $(VENV_NP2): Python 3.11 with NumPy 2 (the inference engine only)'
+	@echo '  make venv-gpu     $(VENV_GPU): Python 3.11, requirements-gpu.txt and Debian'"'"'s pygpu:'
+	@echo '                    Theano'"'"'s GPU backend (see GPU in README.md)'
 	@echo '  make sysdeps      check g++; install OpenBLAS (libopenblas-dev) with apt-get when root'
-	@echo '  make clean-venvs  remove $(VENV27), $(VENV311) and $(VENV_TOOLS)'
+	@echo '  make gpu-sysdeps  the Debian packages of the GPU backend ($(GPU_DEBS)) with apt-get when root'
+	@echo '  make clean-venvs  remove the five envs ($(VENV27), $(VENV311), $(VENV_NP2), $(VENV_GPU), $(VENV_TOOLS))'
 	@echo 'Variables (make VAR=value):'
 	@echo '  MNIST_DIR=$(MNIST_DIR)'
 	@echo '      empty: mnist.py downloads into ./data/mnist, tests needing MNIST skip'
@@ -123,8 +140,40 @@ $(VENV_NP2)/$(STAMP): requirements-numpy2.txt
 	$(VENV_NP2)/bin/python -m pip install --progress-bar off -r requirements-numpy2.txt
 	@touch $@
 
+# The GPU environment.  Debian's pygpu is linked in through a .pth file that
+# names a folder holding only a link to the package: pointing at all of
+# dist-packages would bring in Debian's NumPy too.  The .pth path is relative
+# (site resolves it against site-packages), so the environment can be moved.
+gpu-sysdeps: sysdeps
+	@missing=$$(for p in $(GPU_DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then \
+	    echo 'gpu-sysdeps: $(GPU_DEBS) present'; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "gpu-sysdeps: apt-get install" $$missing; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
+	else \
+	    echo "error: the GPU backend needs the Debian packages:" $$missing "(apt-get install them as root)" >&2; \
+	    exit 1; \
+	fi
+
+venv-gpu: $(VENV_GPU)/$(STAMP)
+
+$(VENV_GPU)/$(STAMP): requirements.txt requirements-gpu.txt | gpu-sysdeps
+	@py='$(PYTHON311)'; [ -n "$$py" ] || py=$$(bash tools/find-python.sh 3.11) || exit 1; \
+	set -x; rm -rf $(VENV_GPU) && "$$py" -m venv $(VENV_GPU) && \
+	$(VENV_GPU)/bin/python -m pip install --progress-bar off -r requirements-gpu.txt
+	mkdir -p $(VENV_GPU)/debian-pygpu
+	ln -sfn $(PYGPU_PARENT)/pygpu $(VENV_GPU)/debian-pygpu/pygpu
+	$(VENV_GPU)/bin/python -c 'import os, site; d = site.getsitepackages()[0]; \
+	    open(os.path.join(d, "debian-pygpu.pth"), "w").write( \
+	        os.path.relpath("$(VENV_GPU)/debian-pygpu", d) + "\n")'
+	$(VENV_GPU)/bin/python -c 'import pygpu; print("pygpu %s from %s" % (pygpu.__version__, pygpu.__file__))'
+	@touch $@
+
 clean-venvs:
-	rm -rf $(VENV27) $(VENV311) $(VENV_TOOLS) $(VENV_NP2)
+	rm -rf $(VENV27) $(VENV311) $(VENV_NP2) $(VENV_GPU) $(VENV_TOOLS)
 
 # ---------------------------------------------------------------- jobs
 
@@ -132,10 +181,19 @@ clean-venvs:
 export_mnist = $(if $(MNIST_DIR),GXNOR_MNIST_DIR='$(abspath $(MNIST_DIR))')
 run_tests = $(export_mnist) PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(TESTS)' bash tools/run-tests.sh
 
-test: sysdeps venv27 venv311 venv-numpy2
+# The GPU backend's check: on OpenCL (POCL) unless GPU_DEVICE names another.
+GPU_DEVICE ?= opencl0:0
+run_gpu_tests = GXNOR_REQUIRE_GPU_BACKEND=1 GXNOR_GPU_DEVICE='$(GPU_DEVICE)' \
+	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS=tests/test_gpu_backend.py bash tools/run-tests.sh $(VENV_GPU)
+
+test: sysdeps venv27 venv311 venv-numpy2 venv-gpu
 	@status=0; $(run_tests) $(VENV27) $(VENV311) || status=1; \
 	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS=tests/test_gated_xnor.py bash tools/run-tests.sh $(VENV_NP2) \
-	    || status=1; exit $$status
+	    || status=1; \
+	$(run_gpu_tests) || status=1; exit $$status
+
+test-gpu: venv-gpu
+	$(run_gpu_tests)
 
 test-numpy2: venv-numpy2
 	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS=tests/test_gated_xnor.py bash tools/run-tests.sh $(VENV_NP2)

@@ -46,8 +46,10 @@ from theano.sandbox.rng_mrg import MRG_RandomStreams
 
 import datasets
 import discrete_ops
+import gxnor_device
 import gxnor_layers
 import methods
+from progress import Progress
 
 __all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_loss',
            'build_updates', 'compile_functions', 'trained_state_bytes', 'learning_rate',
@@ -292,9 +294,11 @@ def load_checkpoint(path, params, state, rng):
 
 
 def _restore(var, value, what, path):
-    if value.shape != var.get_value().shape:
-        raise ValueError('%s has shape %s, the network needs %s'
-                         % (what, value.shape, var.get_value().shape))
+    shape = var.get_value(borrow=True).shape
+    if value.shape != shape:
+        if value.size != int(np.prod(shape)):
+            raise ValueError('%s has shape %s, the network needs %s' % (what, value.shape, shape))
+        value = value.reshape(shape)  # Adam's step counter was a scalar before 2026-11-24
     var.set_value(value.astype(var.dtype))
 
 
@@ -394,12 +398,21 @@ def evaluate(eval_fn, X, y, classes, batch_size):
     return loss / len(X), 100.0 * errors / len(X)
 
 
-def train_epoch(train_fn, X, y, classes, args, lr, rng, epoch):
-    """One pass over the training set in random order; returns the mean loss."""
+def train_epoch(train_fn, X, y, classes, args, lr, rng, epoch, seconds_per_epoch=None,
+                status=None):
+    """One pass over the training set in random order; returns the mean loss.
+
+    Prints a progress line (:class:`progress.Progress`); ``status`` (a dict), if given,
+    holds the minibatch in progress, for the message after Ctrl-C.
+    """
     order = rng.permutation(len(X))
     batches = len(X) // args.batch_size
     total = 0.0
+    meter = Progress(batches, epoch, args.epochs, seconds_per_epoch)
+    status = {} if status is None else status
+    status.update(epoch=epoch, batches=batches, minibatch=0, phase='training')
     for b in range(batches):
+        status['minibatch'] = b + 1
         index = np.sort(order[b * args.batch_size:(b + 1) * args.batch_size])
         xb = X[index]
         if args.augment:
@@ -407,14 +420,18 @@ def train_epoch(train_fn, X, y, classes, args, lr, rng, epoch):
         loss = float(train_fn(datasets.to_float(xb, theano.config.floatX),
                               pm1_targets(y[index], classes), np.asarray(lr, theano.config.floatX)))
         if not np.isfinite(loss):
+            meter.finish()
             raise TrainingDiverged('training loss became %s at epoch %d, minibatch %d of %d'
                                    % (loss, epoch, b + 1, batches))
         total += loss
+        meter.update(b + 1, len(index))
+    meter.finish()
+    status['phase'] = 'evaluating'
     return total / batches
 
 
-CONFIG_IGNORED = ('data_dir', 'results_dir', 'weights_dir', 'fresh', 'eval_batch_size',
-                  'run_name')
+CONFIG_IGNORED = ('data_dir', 'download', 'results_dir', 'weights_dir', 'fresh',
+                  'eval_batch_size', 'run_name')
 
 
 def run_config(args):
@@ -449,8 +466,20 @@ def _best_line(progress):
             % (val['val_err'], val['epoch'], val['test_err'], test['test_err'], test['epoch']))
 
 
-def run(experiment, args):
-    """Train ``experiment`` under ``args``; returns the summary dict."""
+def _seconds_per_epoch(history):
+    """Mean length of the last (up to 5) epochs (the snap epoch 0 is a full pass
+    too), or None before any."""
+    seconds = [h['seconds'] for h in history][-5:]
+    return sum(seconds) / len(seconds) if seconds else None
+
+
+def run(experiment, args, status=None):
+    """Train ``experiment`` under ``args``; returns the summary dict.
+
+    ``status`` (a dict), if given, is kept up to date with the checkpoint
+    path, the last saved epoch and the epoch and minibatch in progress.
+    """
+    status = {} if status is None else status
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
     data = experiment.load_data(args)
@@ -482,7 +511,8 @@ def run(experiment, args):
 
     folder = os.path.join(args.results_dir, args.run_name)
     checkpoint = os.path.join(folder, 'checkpoint.npz')
-    model_path = os.path.join(args.weights_dir, args.run_name + '.npz')
+    model_path = os.path.join(args.weights_dir or args.results_dir, args.run_name + '.npz')
+    status.update(checkpoint=checkpoint, saved_epoch=None)
     if args.fresh:
         _set_aside(folder)
     if args.fresh or not os.path.exists(checkpoint):
@@ -495,6 +525,7 @@ def run(experiment, args):
         saved = load_checkpoint(checkpoint, params, state, rng)
         _check_resumable(saved['config'], config, checkpoint)
         progress = saved
+        status['saved_epoch'] = progress['next_epoch'] - 1
         print('Resuming %s after epoch %d' % (checkpoint, progress['next_epoch'] - 1))
 
     meta = dict(facts, dataset=experiment.name, run=args.run_name, config=config,
@@ -502,8 +533,11 @@ def run(experiment, args):
                 classes=classes)
     for epoch in range(progress['next_epoch'], args.epochs + 1):
         lr = learning_rate(epoch, args.lr_start, args.lr_end, args.epochs, args.lr_drops)
+        status.update(epoch=epoch, minibatch=0, batches=len(X_train) // args.batch_size,
+                      phase='training')
         started = time.time()
-        train_loss = train_epoch(train_fn, X_train, y_train, classes, args, lr, rng, epoch)
+        train_loss = train_epoch(train_fn, X_train, y_train, classes, args, lr, rng, epoch,
+                                 _seconds_per_epoch(progress['history']), status)
         train_seconds = time.time() - started
         val_loss, val_err = evaluate(eval_fn, X_val, y_val, classes, args.eval_batch_size)
         test_loss, test_err = evaluate(eval_fn, X_test, y_test, classes, args.eval_batch_size)
@@ -521,6 +555,7 @@ def run(experiment, args):
             progress['best_test'] = dict(epoch=epoch, test_err=test_err)
         progress['next_epoch'] = epoch + 1
         save_checkpoint(checkpoint, params, state, rng, progress)
+        status['saved_epoch'] = epoch
         write_results(folder, progress['history'], _summary(args, progress, model_path, facts))
         print('Epoch %d of %d took %.1fs (training %.0f images/s)'
               % (epoch, args.epochs, record['seconds'], record['images_per_second']))
@@ -571,10 +606,13 @@ def build_parser(experiment):
     p = _Parser(description=experiment.description,
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add = p.add_argument
-    add('--data-dir', default=None, help='folder with the dataset files (else '
-        '$PYLEARN2_DATA_PATH, else ./data, downloading if needed)')
+    add('--data-dir', default=None, help='folder with the dataset files (None: '
+        '$PYLEARN2_DATA_PATH\'s folder, else ./data/<name>, downloading there if needed)')
+    add('--download', action='store_true', default=False,
+        help='download missing files into --data-dir (without --data-dir they are '
+        'downloaded into ./data/<name> anyway)')
     add('--epochs', type=int, help='training epochs after the snap epoch 0')
-    add('--batch-size', type=int)
+    add('--batch-size', type=int, help='training minibatch size')
     add('--lr-start', type=float, help='learning rate of epoch 1')
     add('--lr-end', type=float, help='learning rate of the last epoch, before drops')
     add('--lr-drops', type=_epoch_list, default=[],
@@ -585,9 +623,9 @@ def build_parser(experiment):
         help='gxnor (this paper), fp (full precision, ReLU) or a compared method: '
         'weights and activations as listed in methods.py')
     add('--discrete', dest='method', action='store_const', const='gxnor',
-        help='same as --method gxnor')
+        help='same as --method gxnor%(default).0s')
     add('--no-discrete', dest='method', action='store_const', const='fp',
-        help='same as --method fp')
+        help='same as --method fp%(default).0s')
     add('--H', type=float, default=1.0, help='weights in [-H, H]')
     add('--N', type=int, default=1, help='weight states 2^N+1 (0 binary, 1 ternary)')
     add('--act-N', type=int, default=1, help='activation levels 2^N+1 (0 binary, 1 ternary)')
@@ -608,19 +646,25 @@ def build_parser(experiment):
     add('--ttq-threshold', type=float, default=0.05, help='ttq: threshold t * max|W|')
     add('--syq-eta', type=float, default=0.05, help='syq: threshold eta * max|W|')
     add('--tbn-delta', type=float, default=0.4, help='tbn: activation threshold delta*mean|x|')
-    add('--bn-epsilon', type=float, default=1e-4)
+    add('--bn-epsilon', type=float, default=1e-4, help='batch norm epsilon')
     add('--bn-alpha', type=float, default=0.1, help='running-average rate of batch norm')
     add('--augment', dest='augment', action='store_true', default=False,
         help='random crops (4-pixel padding) and horizontal flips')
-    add('--no-augment', dest='augment', action='store_false')
-    add('--seed', type=int, default=1234)
+    add('--no-augment', dest='augment', action='store_false',
+        help='no augmentation (the default shown is that of augment)')
+    add('--seed', type=int, default=1234,
+        help='seed of the initial weights, the data order and the DST random numbers')
     add('--train-size', type=int, default=0, help='use the first N training examples (0: all)')
     add('--val-size', type=int, default=0, help='use the first N validation examples (0: all)')
     add('--test-size', type=int, default=0, help='use the first N test examples (0: all)')
-    add('--eval-batch-size', type=int, default=500)
-    add('--run-name', default=None, help='default: made from the main hyperparameters')
-    add('--results-dir', default='results')
-    add('--weights-dir', default='weights')
+    add('--eval-batch-size', type=int, default=500,
+        help='minibatch size of the validation and test passes')
+    add('--run-name', default=None, help='None: made from the main hyperparameters and a '
+        'hash of all of them')
+    add('--results-dir', default='results',
+        help='where results/<run>/ (checkpoint, results.json, .mat, curves.png) goes')
+    add('--weights-dir', default=None,
+        help='where the model <run>.npz goes (None: the results folder)')
     add('--fresh', action='store_true',
         help='set an existing run of the same name aside (renamed, not deleted) and start over')
     if getattr(experiment, 'add_arguments', None):
@@ -674,10 +718,11 @@ def parse_args(experiment, argv=None, **overrides):
     return args
 
 
-def print_hyperparameters(args):
-    print('Theano %s, Lasagne %s, Python %s, device %s, floatX %s'
+def print_hyperparameters(args, device=None):
+    print('Theano %s, Lasagne %s, Python %s, floatX %s'
           % (theano.__version__, lasagne.__version__, sys.version.split()[0],
-             theano.config.device, theano.config.floatX))
+             theano.config.floatX))
+    print('Device: %s' % (device or theano.config.device))
     for key, value in sorted(vars(args).items()):
         print('%-18s = %s' % (key, value))
     weights, activations = methods.bits_label(args)
@@ -689,17 +734,52 @@ def print_hyperparameters(args):
     sys.stdout.flush()
 
 
+def _shell_quote(word):
+    if word and all(c.isalnum() or c in '@%+=:,./-_' for c in word):
+        return word
+    return "'" + word.replace("'", "'\"'\"'") + "'"
+
+
+def resume_command(argv=None):
+    """The command line that resumes this run: this interpreter, script and arguments."""
+    python = sys.executable or 'python'
+    relative = os.path.relpath(python)
+    python = relative if not relative.startswith(os.pardir) else os.path.basename(python)
+    words = [python, sys.argv[0]] + list(sys.argv[1:] if argv is None else argv)
+    return ' '.join(_shell_quote(w) for w in words)
+
+
+def interrupted_message(status, argv=None):
+    """The one line printed after Ctrl-C: where it stopped, what is safe, how to resume."""
+    if 'epoch' not in status:
+        return 'interrupted before training started; nothing was written'
+    where = 'epoch %d, minibatch %d of %d' % (status['epoch'], status['minibatch'],
+                                             status['batches'])
+    if status['phase'] != 'training':
+        where = 'epoch %d, after its training (evaluating or saving)' % status['epoch']
+    if status.get('saved_epoch') is None:
+        return 'interrupted at %s; no epoch had finished, so nothing was saved' % where
+    return ('interrupted at %s; epochs up to %d are safe in %s; the same command resumes '
+            'after epoch %d: %s' % (where, status['saved_epoch'], status['checkpoint'],
+                                    status['saved_epoch'], resume_command(argv)))
+
+
 def main(experiment, argv=None, num_epochs=None, **overrides):
     """Command-line entry point of a dataset script.
 
     Returns the summary dict; exits with status 2 on bad input (one line on
     stderr), 3 when the training diverges.
     """
+    status = {}
     try:
         args = parse_args(experiment, argv, epochs=num_epochs, **overrides)
-        print_hyperparameters(args)
-        return run(experiment, args)
-    except (UsageError, datasets.DataError) as err:
+        print_hyperparameters(args, gxnor_device.check_device())
+        return run(experiment, args, status)
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print('\n%s: %s' % (experiment.name, interrupted_message(status, argv)), file=sys.stderr)
+        sys.exit(130)
+    except (UsageError, datasets.DataError, gxnor_device.DeviceError) as err:
         print('%s: error: %s' % (experiment.name, err), file=sys.stderr)
         sys.exit(2)
     except TrainingDiverged as err:

@@ -17,7 +17,7 @@ import datasets
 
 
 def load_data(args):
-    return datasets.load_cifar10(args.data_dir)
+    return datasets.load_cifar10(args.data_dir, download=args.download or None)
 
 
 def build_network(input_var, args, widths=(128, 256, 512)):

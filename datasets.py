@@ -117,8 +117,15 @@ def _existing(folder, name, gz_ok=False):
 
 def _locate(title, names, data_dir, pylearn2_sub, default_sub, inner=None,
             gz_ok=False, download=True, fetch=None):
-    """Return the folder holding all `names`, downloading them if allowed."""
+    """Return the folder holding all `names`, downloading them if allowed.
+
+    ``download``: True (allowed), False (never), or None: only into the
+    default folder ./data/<name>, never into a ``data_dir`` the user named
+    (a mistyped folder is an error, not a download target).
+    """
     default = data_dir is None
+    if download is None:
+        download = default
     target = os.path.abspath(os.path.join('data', default_sub) if default else data_dir)
     roots = [target]
     if default and os.environ.get('PYLEARN2_DATA_PATH'):
@@ -133,10 +140,12 @@ def _locate(title, names, data_dir, pylearn2_sub, default_sub, inner=None,
         fetch(target)
         return _locate(title, names, target, pylearn2_sub, default_sub, inner,
                        gz_ok, download=False)
-    missing = [n for n in names if not _existing(searched[0], n, gz_ok)]
-    raise DataError('datasets: %s file %s%s not found in %s; place the files there '
-                    'or pass --data-dir' % (title, missing[0], '[.gz]' if gz_ok else '',
-                                            ' or '.join(searched)))
+    missing = [n + ('[.gz]' if gz_ok else '') for n in names
+               if not _existing(searched[-1], n, gz_ok)]
+    hint = 'pass --data-dir' if default else 'add --download to download them there'
+    raise DataError('datasets: %s file%s %s not found in %s; place the files there or %s'
+                    % (title, 's' if len(missing) > 1 else '', ', '.join(missing),
+                       ' or '.join(searched), hint))
 
 
 # ---------------------------------------------------------------- download
@@ -178,11 +187,13 @@ def _download(url, dest, algorithm=None, digests=()):
     os.rename(tmp, dest)
 
 
-def _fetch_mnist(folder):
-    for name in _MNIST_FILES:
-        if not _existing(folder, name, gz_ok=True):
-            gz = name + '.gz'
-            _download(MNIST_URL + gz, os.path.join(folder, gz), 'sha256', MNIST_SHA256[gz])
+def _fetch_mnist(names=_MNIST_FILES):
+    def fetch(folder):
+        for name in names:
+            if not _existing(folder, name, gz_ok=True):
+                gz = name + '.gz'
+                _download(MNIST_URL + gz, os.path.join(folder, gz), 'sha256', MNIST_SHA256[gz])
+    return fetch
 
 
 def _fetch_cifar10(folder):
@@ -269,9 +280,10 @@ def load_mnist(data_dir=None, download=True, n_valid=10000):
     data_dir : str, optional
         Folder holding the four IDX files, each plain or gzipped.  By default
         ``$PYLEARN2_DATA_PATH/mnist`` then ``./data/mnist`` are searched.
-    download : bool
+    download : bool or None
         Download the missing files (into `data_dir`, else ``./data/mnist``)
-        and check their SHA-256.
+        and check their SHA-256.  None: only when no `data_dir` is given
+        (what the scripts do unless ``--download``).
     n_valid : int
         Validation images, taken from the end of the training file
         (pylearn2 ``MNIST('train', start=50000, stop=60000)``).
@@ -288,7 +300,7 @@ def load_mnist(data_dir=None, download=True, n_valid=10000):
         If a file is missing and cannot be downloaded, or is corrupt.
     """
     folder = _locate('MNIST', _MNIST_FILES, data_dir, 'mnist', 'mnist', gz_ok=True,
-                     download=download, fetch=_fetch_mnist)
+                     download=download, fetch=_fetch_mnist())
     X, y = _mnist_part(folder, 'train')
     if not 0 <= n_valid < len(X):
         raise DataError('datasets: MNIST in %s has %d training images, too few for %d '
@@ -340,8 +352,9 @@ def load_cifar10(data_dir=None, download=True, n_valid=5000):
         default ``$PYLEARN2_DATA_PATH/cifar10/cifar-10-batches-py``,
         ``$PYLEARN2_DATA_PATH/cifar10`` and ``./data/cifar10`` (and its
         ``cifar-10-batches-py``) are searched.
-    download : bool
-        Download and extract the official archive when the files are missing.
+    download : bool or None
+        Download and extract the official archive when the files are missing
+        (None: only when no `data_dir` is given).
     n_valid : int
         Validation images, the last of the 50,000 training images in batch
         order (pylearn2 ``CIFAR10('train', start=45000, stop=50000)``).
@@ -460,8 +473,9 @@ def load_svhn(data_dir=None, download=True, use_extra=True, valid_per_class=(400
         Folder holding ``train_32x32.mat``, ``test_32x32.mat`` and
         ``extra_32x32.mat``.  By default ``$PYLEARN2_DATA_PATH/SVHN/format2``
         then ``./data/svhn`` are searched.
-    download : bool
-        Download the missing files (extra is 1.3 GB).
+    download : bool or None
+        Download the missing files (extra is 1.3 GB; None: only when no
+        `data_dir` is given).
     use_extra : bool
         If False, ignore the extra file: validation is then the same
         `valid_per_class[0]` examples per label drawn from train, and the
@@ -524,15 +538,51 @@ def load_svhn(data_dir=None, download=True, use_extra=True, valid_per_class=(400
         y_valid[dest[v]] = y[v] % 10
         _scatter_mat(path, len(y), (X_train, X_valid), part, dest)
 
-    order = np.arange(len(test_labels))
+    return OrderedDict([('train', (X_train, y_train)), ('valid', (X_valid, y_valid)),
+                        ('test', _svhn_test(test_path, test_labels))])
+
+
+def _svhn_test(path, labels):
+    """The test file permuted as pylearn2 does: a fresh RandomState(322).shuffle."""
+    order = np.arange(len(labels))
     np.random.RandomState(_SVHN_SEED).shuffle(order)
     X_test = np.empty((len(order), 3, 32, 32), np.uint8)
     dest = _inverse(order)
-    _scatter_mat(test_path, len(order), (X_test,), np.zeros(len(order), np.int8), dest)
+    _scatter_mat(path, len(order), (X_test,), np.zeros(len(order), np.int8), dest)
     y_test = np.empty(len(order), np.int32)
-    y_test[dest] = test_labels % 10
-    return OrderedDict([('train', (X_train, y_train)), ('valid', (X_valid, y_valid)),
-                        ('test', (X_test, y_test))])
+    y_test[dest] = labels % 10
+    return X_test, y_test
+
+
+def load_test(name, data_dir=None, download=None):
+    """The test split of 'mnist', 'cifar10' or 'svhn' alone, reading only its files.
+
+    Same folders, checks and order as :func:`load_mnist`,
+    :func:`load_cifar10` and :func:`load_svhn` (their ``'test'`` item);
+    the training files need not be there.  ``download`` as there (None:
+    only into the default folder, and only the test files).
+
+    Returns
+    -------
+    (X, y) : uint8 images (n, C, H, W) and int32 labels.
+    """
+    if name == 'mnist':
+        names = _MNIST_FILES[2:]
+        folder = _locate('MNIST', names, data_dir, 'mnist', 'mnist', gz_ok=True,
+                         download=download, fetch=_fetch_mnist(names))
+        return _mnist_part(folder, 't10k')
+    if name == 'cifar10':
+        folder = _locate('CIFAR-10', ('test_batch',), data_dir, 'cifar10', 'cifar10',
+                         inner=_CIFAR10_FOLDER, download=download, fetch=_fetch_cifar10)
+        data, labels = _read_cifar_batch(os.path.join(folder, 'test_batch'))
+        return data.reshape(-1, 3, 32, 32), labels
+    if name == 'svhn':
+        names = ['test_32x32.mat']
+        folder = _locate('SVHN', names, data_dir, os.path.join('SVHN', 'format2'), 'svhn',
+                         download=download, fetch=_fetch_svhn(names))
+        path = os.path.join(folder, names[0])
+        return _svhn_test(path, _svhn_labels(path))
+    raise DataError('datasets: no data set named %r (mnist, cifar10, svhn)' % (name,))
 
 
 # ---------------------------------------------------------------- minibatches

@@ -203,9 +203,11 @@ def adam_increments(grads, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8, 
     are per-weight float state, updated by ``state_updates``.
     """
     one, beta1, beta2, epsilon = _floatx(1.0), _floatx(beta1), _floatx(beta2), _floatx(epsilon)
-    t_prev = theano.shared(_floatx(0.0), name='adam_t')
+    # A vector of one element, not a scalar: Theano's GPU backend keeps 0-d
+    # shared variables on the host, which would put this arithmetic there.
+    t_prev = theano.shared(_floatx([0.0]), name='adam_t')
     t = t_prev + 1
-    lr_t = learning_rate * T.sqrt(one - beta2 ** t) / (one - beta1 ** t)
+    lr_t = learning_rate * T.sqrt(one - beta2 ** t[0]) / (one - beta1 ** t[0])
     increments, state = [], OrderedDict()
     for g, shape in zip(grads, shapes):
         m_prev = theano.shared(np.zeros(shape, dtype=theano.config.floatX), name='adam_m')

@@ -1228,11 +1228,16 @@ def load_model(path):
     --------
     >>> model = load_model('weights/mnist.npz')        # doctest: +SKIP
     """
+    if os.path.isdir(path):
+        raise ModelError('%s: is a folder, not a model file' % path)
     if not os.path.isfile(path):
         raise ModelError('%s: no such file' % path)
+    with open(path, 'rb') as handle:
+        if handle.read(4) != b'PK\x03\x04':  # every .npz is a zip archive
+            raise ModelError('%s: not a model file (not an .npz archive)' % path)
     try:
         data = np.load(path, allow_pickle=False)
-    except Exception as exc:  # zipfile, pickle and format errors alike
+    except Exception as exc:  # zipfile and format errors alike
         raise ModelError('%s: cannot read (%s)' % (path, exc))
     if not hasattr(data, 'files'):
         raise ModelError('%s: not an .npz archive' % path)
@@ -1303,12 +1308,9 @@ def _load_test_set(dataset, data_dir):
         import datasets  # the project's loader; only the command needs it
     except ImportError as exc:
         raise _CommandError('cannot import datasets.py (%s)' % exc)
-    loaders = dict(mnist='load_mnist', cifar10='load_cifar10', svhn='load_svhn')
-    if dataset not in loaders:
-        raise _CommandError('no test set for dataset %r' % (dataset,))
     try:
-        return getattr(datasets, loaders[dataset])(data_dir)['test']
-    except getattr(datasets, 'DataError', ValueError) as exc:
+        return datasets.load_test(dataset, data_dir)  # the test files only
+    except datasets.DataError as exc:
         raise _CommandError(str(exc))
 
 

@@ -16,6 +16,12 @@ project does.  It does two things and nothing else:
 * Provides ``theano.tensor.signal.downsample`` on Theano >= 0.9, where it
   was removed.  PyPI's Lasagne 0.1 imports it for its pooling layers.
 
+* Makes the C code of three scalar ops valid OpenCL C, so that the gpuarray
+  backend compiles them on OpenCL devices too: ``maximum`` and ``minimum``
+  write NaN as ``nan("")`` and ``round`` (half to even) calls ``floorf``,
+  which OpenCL C lacks.  They become ``NAN`` and ``floor``: the same values
+  bit for bit on the CPU and on CUDA (``floor`` of a float is exact).
+
 Examples
 --------
 >>> import gxnor_compat  # noqa: F401  (before theano and lasagne)
@@ -28,7 +34,8 @@ import os
 import sys
 import types
 
-__all__ = ['openblas_available', 'configure_theano_flags', 'install_downsample_shim']
+__all__ = ['openblas_available', 'configure_theano_flags', 'install_downsample_shim',
+           'make_scalar_code_opencl_safe']
 
 
 def openblas_available():
@@ -109,6 +116,44 @@ def install_downsample_shim():
     signal.downsample = module
 
 
+def _opencl_safe(c_code):
+    def patched(self, *args, **kwargs):
+        code = c_code(self, *args, **kwargs)
+        return code.replace('nan("")', 'NAN').replace('floorf(', 'floor(')
+    patched.opencl_safe = True
+    return patched
+
+
+def make_scalar_code_opencl_safe():
+    """Patch the C code of Theano's scalar maximum, minimum and round-half-to-even
+    (see the module docstring); returns the names of the classes patched."""
+    from theano.scalar import basic
+    patched = []
+    for name in ('Maximum', 'Minimum', 'RoundHalfToEven'):
+        cls = getattr(basic, name, None)
+        if cls is not None and not getattr(cls.c_code, 'opencl_safe', False):
+            cls.c_code = _opencl_safe(cls.c_code)
+            patched.append(name)
+    return patched
+
+
+def _import_theano():
+    """Import Theano, keeping GPU start-up errors for :func:`gxnor_device.check_device`."""
+    import gxnor_device
+    gxnor_device.capture_init_errors()
+    try:
+        import theano  # noqa: F401
+    except ValueError as err:
+        if 'old GPU back-end' not in str(err):
+            raise
+        # Theano >= 0.9 refuses device=gpu while parsing its flags.
+        sys.stderr.write("error: THEANO_FLAGS asks for device=gpu, Theano 0.8's CUDA backend, which "
+                         "this Theano removed: use device=cuda; %s\n" % gxnor_device.SETUP_HINT)
+        sys.exit(2)
+
+
 if 'theano' not in sys.modules:
     configure_theano_flags()
+    _import_theano()
 install_downsample_shim()
+make_scalar_code_opencl_safe()

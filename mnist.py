@@ -15,7 +15,7 @@ import datasets
 
 
 def load_data(args):
-    return datasets.load_mnist(args.data_dir)
+    return datasets.load_mnist(args.data_dir, download=args.download or None)
 
 
 def build_network(input_var, args):

@@ -17,7 +17,8 @@ import datasets
 
 
 def load_data(args):
-    return datasets.load_svhn(args.data_dir, use_extra=args.extra)
+    return datasets.load_svhn(args.data_dir, download=args.download or None,
+                              use_extra=args.extra)
 
 
 def build_network(input_var, args):
@@ -27,7 +28,8 @@ def build_network(input_var, args):
 def add_arguments(parser):
     parser.add_argument('--extra', dest='extra', action='store_true', default=True,
                         help='train on train + extra (pylearn2 split)')
-    parser.add_argument('--no-extra', dest='extra', action='store_false')
+    parser.add_argument('--no-extra', dest='extra', action='store_false',
+                        help='train on train only (the default shown is that of extra)')
 
 
 EXPERIMENT = binary_net.Experiment(

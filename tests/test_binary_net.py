@@ -3,6 +3,10 @@ from __future__ import division
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import gxnor_compat  # noqa: F401
 import lasagne
@@ -12,7 +16,7 @@ import scipy.io
 import theano.tensor as T
 
 import binary_net
-from conftest import subset_experiment
+from conftest import ROOT, subset_experiment
 import discrete_ops
 import gxnor_layers
 
@@ -112,10 +116,12 @@ def test_run_writes_model_results_and_resumes_exactly(tiny, capsys):
 
     binary_net.train_epoch = interrupted
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(SystemExit) as stop:   # Ctrl-C: exit 130 with one line
             binary_net.main(experiment, common + ['--run-name', 'resumed'])
     finally:
         binary_net.train_epoch = original
+    assert stop.value.code == 130
+    assert 'interrupted at epoch 2' in capsys.readouterr().err
     progress = json.loads(str(np.load(str(tmp_path / 'results' / 'resumed' /
                                           'checkpoint.npz'))['__progress__']))
     assert progress['next_epoch'] == 2
@@ -166,16 +172,17 @@ def test_missing_data_gives_one_line_and_exit_2(tmp_path, capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and 'nothing' in err
+    assert '--download' in err and not (tmp_path / 'nothing').exists()  # no folder, no download
 
 
 def test_nan_loss_stops_with_epoch_and_keeps_checkpoint(tiny, capsys):
     experiment, common, tmp_path = tiny
     original = binary_net.train_epoch
 
-    def diverging(train_fn, X, y, classes, args, lr, rng, epoch):
+    def diverging(train_fn, X, y, classes, args, lr, rng, epoch, *rest):
         if epoch == 2:
-            return original(lambda *a: np.float32('nan'), X, y, classes, args, lr, rng, epoch)
-        return original(train_fn, X, y, classes, args, lr, rng, epoch)
+            train_fn = lambda *a: np.float32('nan')  # noqa: E731
+        return original(train_fn, X, y, classes, args, lr, rng, epoch, *rest)
 
     binary_net.train_epoch = diverging
     try:
@@ -210,3 +217,64 @@ def test_existing_model_without_checkpoint_is_set_aside_not_overwritten(tiny):
     assert len(old) == 1
     assert (tmp_path / 'weights' / old[0]).read_bytes() == b'earlier model'
     assert 'gxnor-model' in str(np.load(str(tmp_path / 'weights' / 'kept.npz'))['__meta__'])
+
+
+# ---------------------------------------------------------------- living with long runs
+
+def mnist_command(data_dir, tmp_path, *flags):
+    return [sys.executable, os.path.join(ROOT, 'mnist.py'), '--data-dir', data_dir,
+            '--train-size', '1000', '--val-size', '200', '--test-size', '200',
+            '--batch-size', '20', '--epochs', '3', '--results-dir', str(tmp_path / 'results'),
+            '--weights-dir', str(tmp_path / 'weights')] + list(flags)
+
+
+def test_ctrl_c_says_where_it_stopped_and_the_same_command_resumes(mnist_dir, tmp_path):
+    command = mnist_command(mnist_dir, tmp_path)
+    log = open(str(tmp_path / 'log.txt'), 'w+')
+    # SIGINT as a terminal sends it, even where this test runs in a background job
+    # (which starts with SIGINT ignored, and Python then leaves it ignored).
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.PIPE, cwd=str(tmp_path),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 240
+    while 'epoch 1/3: minibatch' not in open(str(tmp_path / 'log.txt')).read():
+        assert proc.poll() is None and time.time() < deadline, 'epoch 1 never started'
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate()[1].decode('utf-8')
+    assert proc.returncode == 130
+    # (Theano may log that it waits for its compile lock when other tests compile.)
+    lines = [l for l in err.strip().splitlines() if not l.startswith('INFO (theano.')]
+    assert len(lines) == 1, err
+    assert lines[0].startswith('mnist: interrupted at epoch 1, minibatch ')
+    assert 'epochs up to 0 are safe in ' in lines[0] and 'checkpoint.npz' in lines[0]
+    assert lines[0].endswith(' '.join(command[1:]))  # the command that resumes
+    out = subprocess.check_output(command, cwd=str(tmp_path)).decode('utf-8')
+    assert 'Resuming ' in out and 'after epoch 0' in out and 'Done.' in out
+
+
+def test_progress_lines_in_a_log_are_few_and_give_speed_and_time_left(mnist_dir, tmp_path):
+    out = subprocess.check_output(mnist_command(mnist_dir, tmp_path, '--epochs', '1'),
+                                  cwd=str(tmp_path)).decode('utf-8')
+    assert '\r' not in out
+    for epoch in (0, 1):
+        lines = [l for l in out.splitlines() if l.startswith('  epoch %d/1: minibatch' % epoch)]
+        assert 1 <= len(lines) <= 10, lines
+        assert all('images/s, epoch left ' in l for l in lines)
+    assert 'run left ' not in out.split('Epoch 0 of 1 took')[0]  # no estimate before epoch 0
+    assert ', run left ' in out.split('Epoch 0 of 1 took')[1]
+
+
+def test_help_shows_every_default():
+    import mnist
+    parser = binary_net.build_parser(mnist.EXPERIMENT)
+    text = parser.format_help()
+    text = text[text.index('\n  -h, --help'):]  # the option list, after the usage lines
+    for action in parser._actions:
+        if action.dest == 'help' or action.const in ('gxnor', 'fp'):
+            continue
+        option = action.option_strings[-1]
+        block = ' '.join(text.split('\n  ' + option, 1)[1].split('\n  --')[0].split())
+        assert '(default: ' in block, option
+    for alias in ('--discrete ', '--no-discrete '):  # aliases of --method: no default of theirs
+        block = text.split('\n  ' + alias, 1)[1].split('\n  --')[0]
+        assert 'same as --method' in block and 'default' not in block

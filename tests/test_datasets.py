@@ -313,7 +313,8 @@ def test_data_dir_is_not_searched_beyond(tmp_path, clean_env, monkeypatch):
     monkeypatch.setenv('PYLEARN2_DATA_PATH', os.path.join(str(tmp_path), 'p2'))
     with pytest.raises(DataError) as err:
         datasets.load_mnist(mkdir(tmp_path, 'empty'), download=False)
-    assert 'train-images-idx3-ubyte[.gz] not found in %s' % os.path.join(
+    assert 'train-images-idx3-ubyte[.gz], ' in str(err.value)
+    assert 't10k-labels-idx1-ubyte[.gz] not found in %s;' % os.path.join(
         str(tmp_path), 'empty') in str(err.value)
 
 
@@ -618,3 +619,59 @@ def test_real_mnist():
     for name in os.listdir(folder):
         if name.endswith('.gz'):
             assert digest(os.path.join(folder, name), 'sha256') in datasets.MNIST_SHA256[name]
+
+
+# ---------------------------------------------------------------- named folders, test files only
+
+def test_named_folder_that_lacks_the_files_is_an_error_not_a_download(tmp_path, clean_env,
+                                                                    monkeypatch):
+    serve_mnist(tmp_path, monkeypatch)
+    typo = os.path.join(str(tmp_path), 'mnsit')
+    with pytest.raises(DataError) as err:
+        datasets.load_mnist(typo, download=None)
+    assert not os.path.exists(typo)
+    message = str(err.value)
+    assert 'train-images-idx3-ubyte[.gz]' in message and 't10k-labels-idx1-ubyte[.gz]' in message
+    assert typo in message and '--download' in message
+
+
+def test_named_folder_downloads_when_asked(tmp_path, clean_env, monkeypatch):
+    server, arrays = serve_mnist(tmp_path, monkeypatch)
+    monkeypatch.setattr(datasets, 'MNIST_SHA256', dict(
+        (n + '.gz', (digest(os.path.join(server, n + '.gz'), 'sha256'),)) for n in MNIST_NAMES))
+    target = os.path.join(str(tmp_path), 'target')
+    data = datasets.load_mnist(target, download=True, n_valid=10)
+    assert np.array_equal(data['test'][0][:, 0], arrays['t10k-images-idx3-ubyte'])
+
+
+def test_default_folder_still_downloads(tmp_path, clean_env, monkeypatch):
+    server, _ = serve_mnist(tmp_path, monkeypatch)
+    monkeypatch.setattr(datasets, 'MNIST_SHA256', dict(
+        (n + '.gz', (digest(os.path.join(server, n + '.gz'), 'sha256'),)) for n in MNIST_NAMES))
+    datasets.load_mnist(download=None, n_valid=10)
+    assert len(os.listdir(os.path.join('data', 'mnist'))) == 4
+
+
+def test_load_test_reads_only_the_test_files(tmp_path):
+    folder = mkdir(tmp_path, 'mnist')
+    arrays = make_mnist(folder)
+    full = datasets.load_mnist(folder, download=False, n_valid=10)['test']
+    for name in os.listdir(folder):
+        if name.startswith('train-'):
+            os.remove(os.path.join(folder, name))
+    X, y = datasets.load_test('mnist', folder)
+    assert np.array_equal(X, full[0]) and np.array_equal(y, full[1])
+    assert np.array_equal(X[:, 0], arrays['t10k-images-idx3-ubyte'])
+
+
+def test_load_test_cifar10_and_svhn_match_the_full_loaders(tmp_path, clean_env, monkeypatch):
+    batches = make_cifar(str(tmp_path / 'cifar-10-batches-py'), per_batch=8)
+    X, y = datasets.load_test('cifar10', str(tmp_path))
+    assert np.array_equal(X.reshape(len(X), -1), batches[-1][0])
+    monkeypatch.setenv('PYLEARN2_DATA_PATH', str(tmp_path / 'p2'))
+    make_svhn(str(tmp_path / 'p2' / 'SVHN' / 'format2'))
+    full = datasets.load_svhn(download=False, valid_per_class=(4, 2))['test']
+    X, y = datasets.load_test('svhn')
+    assert np.array_equal(X, full[0]) and np.array_equal(y, full[1])
+    with pytest.raises(DataError):
+        datasets.load_test('imagenet')

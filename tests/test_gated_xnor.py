@@ -1,6 +1,7 @@
 """Tests of gated_xnor.py against plain integer / float64 NumPy computations."""
 from __future__ import absolute_import, division, print_function
 
+import glob
 import json
 import os
 import sys
@@ -526,7 +527,7 @@ def test_not_a_model(tmpdir):
         f.write(b'not a zip file')
     wrong = os.path.join(str(tmpdir), 'wrong.npz')
     np.savez(wrong, __meta__=np.array(u'{"format": "something-else"}'))
-    for path, message in ((other, 'not a gxnor-model'), (garbage, 'cannot read'),
+    for path, message in ((other, 'not a gxnor-model'), (garbage, 'not a model file'),
                           (wrong, 'not a gxnor-model'),
                           (os.path.join(str(tmpdir), 'missing.npz'), 'no such file')):
         with pytest.raises(ModelError) as info:
@@ -540,7 +541,7 @@ def test_not_a_model(tmpdir):
 def fake_datasets(X, y):
     module = types.ModuleType('datasets')
     module.DataError = type('DataError', (Exception,), {})
-    module.load_mnist = lambda data_dir=None: {'test': (X, y)}
+    module.load_test = lambda name, data_dir=None: (X, y)
     return module
 
 
@@ -591,3 +592,28 @@ def test_bench_runs_on_a_random_mnist_model(tmpdir, capsys, monkeypatch):
     # float32 rounding may flip a unit that sits on a threshold: not all need agree.
     agree = int(out.split('agreement')[1].split('/')[0])
     assert agree >= 40
+
+
+def test_command_tells_a_model_file_from_other_files(tmpdir, capsys):
+    text = os.path.join(str(tmpdir), 'notes.txt')
+    with open(text, 'w') as handle:
+        handle.write('not a model\n')
+    assert gx.main([text]) == 2
+    assert capsys.readouterr().err == 'error: %s: not a model file (not an .npz archive)\n' % text
+    assert gx.main([str(tmpdir)]) == 2
+    assert capsys.readouterr().err == 'error: %s: is a folder, not a model file\n' % tmpdir
+
+
+def test_command_needs_only_the_test_files(tmpdir, capsys):
+    """The committed model on a folder holding only MNIST's two test files."""
+    from conftest import ROOT, real_mnist_dir
+    import shutil
+    folder = os.path.join(str(tmpdir), 'only-test')
+    os.mkdir(folder)
+    for name in os.listdir(real_mnist_dir()):
+        if name.startswith('t10k-'):
+            shutil.copy(os.path.join(real_mnist_dir(), name), folder)
+    model = sorted(glob.glob(os.path.join(ROOT, 'weights', 'mnist-gxnor*.npz')))[0]
+    assert gx.main([model, '--data-dir', folder, '--limit', '300']) == 0
+    out = capsys.readouterr().out
+    assert '/300 test images), error ' in out

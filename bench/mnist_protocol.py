@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""The runs that chose `make mnist`'s CPU protocol: one JSON file, one table.
+
+Each run is recorded from the ``results.json`` that ``mnist.py`` wrote, with
+the command that made it and where it ran::
+
+    python bench/mnist_protocol.py add results/<run>/results.json \\
+        --command "python mnist.py ..." --device "2-core CPU (this project's machine)"
+    python bench/mnist_protocol.py table          # markdown, for the README
+
+The file is ``bench/results/mnist_protocol.json`` (``--file``).  Adding a run
+whose name is already there replaces it, so a run can be added while it trains
+and again when it is done.
+"""
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_FILE = os.path.join(HERE, 'results', 'mnist_protocol.json')
+
+
+def summarise(results, command, device, note=''):
+    """One record from a results.json dict."""
+    history = results['history']
+    config = results['config']
+    trained = [h for h in history if h['epoch'] >= 1]
+    return dict(
+        run=results['run'], command=command, device=device, note=note,
+        batch_size=config['batch_size'], epochs=config['epochs'],
+        lr_start=config['lr_start'], lr_end=config['lr_end'], seed=config['seed'],
+        train_size=config.get('train_size', 0) or 50000,
+        epochs_done=results['epochs_done'],
+        finished=results['epochs_done'] >= config['epochs'],
+        epoch_seconds=round(sum(h['seconds'] for h in history), 1),
+        best_val_epoch=results['best_val_epoch'], best_val_err=results['best_val_err'],
+        test_err_at_best_val=results['test_err_at_best_val'],
+        best_test_epoch=results['best_test_epoch'], best_test_err=results['best_test_err'],
+        last_val_err=trained[-1]['val_err'] if trained else None,
+        val_err_curve=[round(h['val_err'], 2) for h in trained])
+
+
+def load(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        return json.load(handle)['runs']
+
+
+def save(path, runs):
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as handle:
+        json.dump(dict(runs=runs), handle, indent=1, sort_keys=True)
+        handle.write('\n')
+    os.rename(tmp, path)
+
+
+def add(path, results_path, command, device, note=''):
+    with open(results_path) as handle:
+        record = summarise(json.load(handle), command, device, note)
+    runs = [r for r in load(path) if not (r['run'] == record['run'] and
+                                          r['device'] == record['device'])]
+    runs.append(record)
+    save(path, runs)
+    return record
+
+
+def table(runs):
+    """Markdown table, one row per run, in the file's order."""
+    lines = ['| batch | epochs (done) | LR | seed | device | wall (epochs) | best val. (epoch) '
+             '| test at best val. | best test | note |',
+             '|---:|---|---|---:|---|---:|---|---:|---:|---|']
+    for r in runs:
+        done = '%d' % r['epochs'] if r['finished'] else '%d (%d)' % (r['epochs'], r['epochs_done'])
+        minutes = r['epoch_seconds'] / 60.0
+        lines.append('| %d | %s | %g -> %g | %d | %s | %.0f min | %.2f%% (%d) | %.2f%% | %.2f%% | %s |'
+                     % (r['batch_size'], done, r['lr_start'], r['lr_end'], r['seed'], r['device'],
+                        minutes, r['best_val_err'], r['best_val_epoch'],
+                        r['test_err_at_best_val'], r['best_test_err'], r['note']))
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--file', default=DEFAULT_FILE)
+    sub = p.add_subparsers(dest='action')
+    a = sub.add_parser('add', help='record a run from its results.json')
+    a.add_argument('results')
+    a.add_argument('--command', required=True)
+    a.add_argument('--device', required=True)
+    a.add_argument('--note', default='')
+    sub.add_parser('table', help='print the markdown table')
+    args = p.parse_args(argv)
+    if args.action == 'add':
+        record = add(args.file, args.results, args.command, args.device, args.note)
+        print('recorded %s: %d of %d epochs' % (record['run'], record['epochs_done'],
+                                               record['epochs']))
+    elif args.action == 'table':
+        print(table(load(args.file)))
+    else:
+        p.error('give add or table')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

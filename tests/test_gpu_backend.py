@@ -1,0 +1,74 @@
+"""Each script's whole training step on Theano's GPU backend (gpuarray).
+
+Without a GPU the backend runs on OpenCL through POCL (``device=opencl0:0``),
+which is how CI checks it; ``GXNOR_GPU_DEVICE=cuda`` runs the same test on an
+NVIDIA GPU.  For mnist.py, cifar10.py and svhn.py the compiled step has no
+op on the host apart from moving its inputs in, its loss out and integer
+shape bookkeeping; and three training steps from the same seed and inputs
+give the CPU backend's numbers (tools/gpu_step.py states the tolerances).
+
+These tests need pygpu, so they run in the GPU environment (``make
+test-gpu``, part of ``make test``); elsewhere they skip, and with
+``GXNOR_REQUIRE_GPU_BACKEND=1`` (as ``make test-gpu`` sets) they fail instead.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+DEVICE = os.environ.get('GXNOR_GPU_DEVICE', 'opencl0:0')
+TOOL = os.path.join(ROOT, 'tools', 'gpu_step.py')
+
+
+def require_pygpu():
+    try:
+        import pygpu  # noqa: F401
+    except ImportError:
+        reason = 'pygpu is not installed in this environment (make test-gpu runs these tests)'
+        if os.environ.get('GXNOR_REQUIRE_GPU_BACKEND') == '1':
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def gpu_step(device, *args):
+    env = dict(os.environ, THEANO_FLAGS='device=%s,dnn.enabled=False' % device)
+    proc = subprocess.Popen([sys.executable, TOOL] + list(args), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    out = proc.communicate()[0].decode('utf-8')
+    print(out)
+    return proc.returncode, out
+
+
+@pytest.mark.parametrize('script', ['mnist', 'cifar10', 'svhn'])
+def test_whole_training_step_runs_on_the_gpu_backend(script):
+    require_pygpu()
+    status, out = gpu_step(DEVICE, '--require-gpu', '--steps', '1', '--batch-size', '8', script)
+    assert status == 0, out
+    assert ' 0 on the host apart from the transfer of inputs and outputs' in out
+
+
+# Numbers: GXNOR-Net's own ops (DST, its random numbers, the ternary
+# activation and its window) on MNIST's network; the deep CIFAR-10/SVHN
+# network's convolutions, pooling, batch norm and Adam with --method fp.
+# GXNOR-Net on the CIFAR-10 network is not compared: there the CPU backend
+# parts from the GPU backends (CUDA and OpenCL agree with each other to 7
+# digits) after the first training step; see the open issue in README.md.
+@pytest.mark.parametrize('script, flags', [('mnist', []), ('cifar10', ['--method', 'fp'])])
+def test_training_steps_give_the_cpu_backends_numbers(script, flags, tmp_path):
+    require_pygpu()
+    cpu, gpu = str(tmp_path / 'cpu.npz'), str(tmp_path / 'gpu.npz')
+    steps = ['--steps', '3', '--batch-size', '8']
+    status, out = gpu_step(DEVICE, '--require-gpu', '--out', gpu, *(steps + [script] + flags))
+    assert status == 0, out
+    status, out = gpu_step('cpu', '--out', cpu, *(steps + [script] + flags))
+    assert status == 0, out
+    status, out = gpu_step('cpu', '--compare', cpu, gpu)
+    assert status == 0 and out.rstrip().endswith('agree'), out
+
+
+def test_require_gpu_fails_on_the_cpu_backend():
+    status, out = gpu_step('cpu', '--require-gpu', '--steps', '1', '--batch-size', '2', 'mnist')
+    assert status == 1 and 'the CPU backend' in out

@@ -1,0 +1,40 @@
+"""gxnor_compat: OpenCL-valid C code for Theano's maximum, minimum and round, same values."""
+import numpy as np
+
+import gxnor_compat
+import theano
+import theano.tensor as T
+from theano.scalar import basic
+
+
+def c_code_of(op_class, x, y=None):
+    from theano import scalar
+    inputs = [scalar.float32('x')] + ([scalar.float32('y')] if y else [])
+    op = op_class(scalar.upcast_out) if op_class is not basic.RoundHalfToEven else \
+        basic.round_half_to_even
+    node = op.make_node(*inputs)
+    names = ['x', 'y'][:len(inputs)]
+    return op.c_code(node, 'n', names, ['z'], {})
+
+
+def test_scalar_code_has_no_opencl_invalid_calls():
+    for cls, two in ((basic.Maximum, True), (basic.Minimum, True)):
+        code = c_code_of(cls, 'x', 'y' if two else None)
+        assert 'nan("")' not in code and 'NAN' in code
+    try:
+        code = c_code_of(basic.RoundHalfToEven, 'x')
+    except theano.gof.utils.MethodNotDefined:  # Theano 0.8: Python code only
+        code = 'floor('
+    assert 'floorf(' not in code and 'floor(' in code
+    assert gxnor_compat.make_scalar_code_opencl_safe() == []   # patched once, at import
+
+
+def test_patched_ops_give_numpy_values_on_the_cpu():
+    x, y = T.vector(), T.vector()
+    f = theano.function([x, y], [T.maximum(x, y), T.minimum(x, y), T.round(x, mode='half_to_even')])
+    a = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49999997, np.nan], 'float32')
+    b = np.array([0.0, -2.0, 1.0, 0.5, np.nan, 3.0, 0.0, 1.0], 'float32')
+    mx, mn, rd = f(a, b)
+    for got, want in ((mx, np.maximum(a, b)), (mn, np.minimum(a, b)), (rd, np.round(a))):
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+        assert np.array_equal(got[~np.isnan(got)], want[~np.isnan(want)])

@@ -1,0 +1,78 @@
+"""gxnor_device: a GPU that was asked for and did not start is an error, never a
+silent fallback to the CPU."""
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+
+import gxnor_device
+from conftest import ROOT
+
+
+def run_mnist(device, tmp_path):
+    env = dict(os.environ, THEANO_FLAGS='device=' + device)
+    data_dir = tmp_path / 'no-such-folder'
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'mnist.py'), '--data-dir',
+                             str(data_dir), '--epochs', '1'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(tmp_path))
+    out, err = proc.communicate()
+    return proc.returncode, out.decode('utf-8'), err.decode('utf-8'), data_dir
+
+
+def backend_can_start(device):
+    """True where this interpreter has the GPU backend for ``device`` (then the
+    error case cannot be shown with it)."""
+    code = ('import gxnor_compat, gxnor_device, sys\n'
+            'try:\n    gxnor_device.check_device()\nexcept gxnor_device.DeviceError:\n'
+            '    sys.exit(1)\n')
+    env = dict(os.environ, THEANO_FLAGS='device=' + device)
+    return subprocess.call([sys.executable, '-c', code], env=env, cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) == 0
+
+
+@pytest.mark.parametrize('device', ['cuda', 'opencl0:0', 'gpu'])
+def test_unavailable_gpu_is_one_error_line_before_any_data(device, tmp_path):
+    if device != 'gpu' and backend_can_start(device):
+        pytest.skip('this interpreter can start device=%s' % device)
+    status, out, err, data_dir = run_mnist(device, tmp_path)
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert 'error: THEANO_FLAGS asks for device=' + device in lines[0]
+    assert 'use device=cuda' in lines[0] if device == 'gpu' else 'make venv-gpu' in lines[0]
+    assert out == ''                     # nothing printed, no hyperparameters, no training
+    assert not data_dir.exists()         # no data loaded or downloaded
+
+
+def test_cpu_is_described_as_cpu():
+    assert gxnor_device.check_device() == 'cpu'
+
+
+def test_reason_is_the_last_line_theano_logged(monkeypatch):
+    monkeypatch.setattr(gxnor_device._kept, 'records', [])
+    gxnor_device.capture_init_errors()
+    logger = logging.getLogger('theano.gpuarray')
+    try:
+        raise RuntimeError('first line\nNo module named pygpu')
+    except RuntimeError:
+        logger.error('Could not initialize pygpu, support disabled', exc_info=True)
+    logger.warning('a warning is not kept')
+    assert gxnor_device._reason() == 'No module named pygpu'
+    assert len(gxnor_device._kept.records) == 1
+
+
+def test_failed_start_raises_with_the_reason(monkeypatch):
+    monkeypatch.setattr(gxnor_device, 'requested_device', lambda: 'cuda0')
+    monkeypatch.setattr(gxnor_device, '_gpuarray_context', lambda: None)
+    monkeypatch.setattr(gxnor_device, '_reason', lambda: 'libcuda.so: cannot open')
+    with pytest.raises(gxnor_device.DeviceError) as info:
+        gxnor_device.check_device()
+    assert 'device=cuda0' in str(info.value) and 'libcuda.so: cannot open' in str(info.value)
+
+
+def test_active_gpu_is_described(monkeypatch):
+    monkeypatch.setattr(gxnor_device, 'requested_device', lambda: 'cuda')
+    monkeypatch.setattr(gxnor_device, '_gpuarray_context', lambda: 'NVIDIA H100 80GB HBM3')
+    assert gxnor_device.check_device() == 'cuda: NVIDIA H100 80GB HBM3 (gpuarray backend)'

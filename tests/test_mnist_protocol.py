@@ -1,0 +1,43 @@
+"""bench/mnist_protocol.py: records runs from results.json and makes the README table."""
+import json
+import os
+import sys
+
+from conftest import ROOT
+
+sys.path.insert(0, os.path.join(ROOT, 'bench'))
+import mnist_protocol  # noqa: E402
+
+
+def results(run, epochs, done, seed=1):
+    history = [dict(epoch=e, val_err=5.0 - e, test_err=5.5 - e, seconds=60.0)
+               for e in range(done + 1)]
+    return dict(run=run, epochs_done=done, best_val_epoch=done, best_val_err=5.0 - done,
+                test_err_at_best_val=5.5 - done, best_test_epoch=done, best_test_err=5.5 - done,
+                history=history, config=dict(batch_size=1000, epochs=epochs, lr_start=0.1,
+                                             lr_end=1e-5, seed=seed, train_size=0))
+
+
+def test_add_replaces_a_run_and_the_table_says_what_finished(tmp_path):
+    store, source = str(tmp_path / 'runs.json'), str(tmp_path / 'results.json')
+    for done in (2, 3):   # the same run recorded while training, then when done
+        with open(source, 'w') as handle:
+            json.dump(results('a', 3, done), handle)
+        mnist_protocol.add(store, source, 'python mnist.py ...', 'CPU', 'note')
+    with open(source, 'w') as handle:
+        json.dump(results('b', 10, 4, seed=2), handle)
+    mnist_protocol.add(store, source, 'python mnist.py --seed 2', 'GPU')
+    runs = mnist_protocol.load(store)
+    assert [r['run'] for r in runs] == ['a', 'b']
+    assert runs[0]['finished'] and not runs[1]['finished']
+    assert runs[0]['epoch_seconds'] == 240.0 and runs[0]['val_err_curve'] == [4.0, 3.0, 2.0]
+    lines = mnist_protocol.table(runs).splitlines()
+    assert lines[2] == ('| 1000 | 3 | 0.1 -> 1e-05 | 1 | CPU | 4 min | 2.00% (3) | 2.50% | '
+                        '2.50% | note |')
+    assert lines[3].startswith('| 1000 | 10 (4) | 0.1 -> 1e-05 | 2 | GPU |')
+
+
+def test_committed_file_has_the_make_mnist_run():
+    runs = mnist_protocol.load(mnist_protocol.DEFAULT_FILE)
+    assert any(r['batch_size'] == 1000 and r['epochs'] == 100 and r['finished'] and
+               r['device'].startswith('2-core CPU') for r in runs)
