@@ -6,7 +6,7 @@ line, prints every hyperparameter, trains, and writes:
 
 * ``results/<run>/checkpoint.npz``: everything needed to resume (all
   parameters, optimizer and random states, the history), after every epoch;
-* ``weights/<run>.npz``: the model of the best validation epoch, in the
+* ``results/<run>.npz`` (``--weights-dir``): the model of the best validation epoch, in the
   ``gxnor-model`` format that ``gated_xnor.py`` runs;
 * ``results/<run>/results.json`` and ``results.mat`` (the authors' keys
   ``valid_err`` and ``train_loss``, plus the other curves) and

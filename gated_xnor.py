@@ -11,8 +11,8 @@ product of two packed vectors is::
     x . w = popcount(gate) - 2 * popcount(gate & (sx ^ sw))
 
 This module reads the ``gxnor-model`` files of the Theano harness
-(``weights/<run>.npz``) and needs NumPy only (1.16 on Python 2.7 and 1.23 /
-2.x on Python 3); it never imports Theano.
+(``results/<run>.npz``, and the published ``weights/*.npz``) and needs NumPy
+only (1.16 on Python 2.7 and 1.23 / 2.x on Python 3); it never imports Theano.
 
 How a model runs
 ----------------
@@ -1348,7 +1348,7 @@ def _report(model, stats, correct, total, seconds, method):
 def main(argv=None):
     """Command line: accuracy, gate statistics, size and speed on the test set."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('model', help='weights/<run>.npz (gxnor-model format)')
+    parser.add_argument('model', help='a gxnor-model .npz (results/<run>.npz, weights/...)')
     parser.add_argument('--data-dir', default=None, help='folder of the data set files')
     parser.add_argument('--batch-size', type=int, default=1000,
                         help='images per forward call (passes hold at most %d)' % _PASS_IMAGES)
