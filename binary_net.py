@@ -37,6 +37,11 @@ import tempfile
 import time
 from collections import OrderedDict
 
+try:
+    from shlex import quote as shell_quote
+except ImportError:  # Python 2
+    from pipes import quote as shell_quote
+
 import gxnor_compat  # noqa: F401  (before theano and lasagne)
 import lasagne
 import numpy as np
@@ -402,15 +407,15 @@ def train_epoch(train_fn, X, y, classes, args, lr, rng, epoch, seconds_per_epoch
                 status=None):
     """One pass over the training set in random order; returns the mean loss.
 
-    Prints a progress line (:class:`progress.Progress`); ``status`` (a dict), if given,
-    holds the minibatch in progress, for the message after Ctrl-C.
+    Prints a progress line (:class:`progress.Progress`); ``status`` (a dict that
+    :func:`run` fills with the epoch), if given, holds the minibatch in progress and
+    the phase, for the message after Ctrl-C.
     """
     order = rng.permutation(len(X))
     batches = len(X) // args.batch_size
     total = 0.0
     meter = Progress(batches, epoch, args.epochs, seconds_per_epoch)
     status = {} if status is None else status
-    status.update(epoch=epoch, batches=batches, minibatch=0, phase='training')
     for b in range(batches):
         status['minibatch'] = b + 1
         index = np.sort(order[b * args.batch_size:(b + 1) * args.batch_size])
@@ -734,19 +739,13 @@ def print_hyperparameters(args, device=None):
     sys.stdout.flush()
 
 
-def _shell_quote(word):
-    if word and all(c.isalnum() or c in '@%+=:,./-_' for c in word):
-        return word
-    return "'" + word.replace("'", "'\"'\"'") + "'"
-
-
 def resume_command(argv=None):
     """The command line that resumes this run: this interpreter, script and arguments."""
     python = sys.executable or 'python'
     relative = os.path.relpath(python)
     python = relative if not relative.startswith(os.pardir) else os.path.basename(python)
     words = [python, sys.argv[0]] + list(sys.argv[1:] if argv is None else argv)
-    return ' '.join(_shell_quote(w) for w in words)
+    return ' '.join(shell_quote(w) for w in words)
 
 
 def interrupted_message(status, argv=None):

@@ -132,6 +132,7 @@ def record(args):
     losses, seconds = run_steps(train_fn, shape, args.batch_size, args.steps, args.lr,
                                 args.data_seed)
     ops = len(train_fn.maker.fgraph.apply_nodes)
+    images_per_second = args.steps * args.batch_size / seconds
     if on_gpu:
         print('%s on %s: %d ops in the training step, %d on the host apart from the transfer '
               'of inputs and outputs and %d integer shape ops'
@@ -144,14 +145,14 @@ def record(args):
             print('  host op: %s' % op)
     print('  losses: %s' % ' '.join('%.6f' % l for l in losses))
     print('  %d steps of batch %d: %.1f images/s' % (args.steps, args.batch_size,
-                                                     args.steps * args.batch_size / seconds))
+                                                     images_per_second))
     if args.out:
         arrays = dict(('param:' + k, np.asarray(v.get_value())) for k, v in params.items())
         arrays['losses'] = np.array(losses)
         arrays['__info__'] = np.array(json.dumps(dict(
             script=args.script, device=device_description(), host_ops=hosted, shape_ops=shapes,
             ops=ops, lr=args.lr, steps=args.steps,
-            images_per_second=args.steps * args.batch_size / seconds)))
+            images_per_second=images_per_second)))
         np.savez_compressed(args.out, **arrays)
     return 1 if (args.require_gpu and (not on_gpu or hosted)) else 0
 
