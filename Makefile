@@ -38,20 +38,21 @@ MNIST_DIR ?= $(or $(GXNOR_MNIST_DIR),$(if $(wildcard ../shared/data/mnist/.),../
 # The CPU protocol (the authors' defaults are batch 10000, 4000 epochs).
 MNIST_FLAGS ?= --batch-size 1000 --epochs 100 --lr-start 0.1 --lr-end 1e-05
 BENCH_FLAGS ?=
-COMPARE_FLAGS ?=
+COMPARE_FLAGS ?= --json bench/results/compare_methods.json
+SENSITIVITY_FLAGS ?= --json bench/results/sensitivity.json --png bench/results/sensitivity.png
 
 PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
 # Empty: pytest.ini's testpaths (tests/ and the modules' docstring examples).
 TESTS ?=
 
-.PHONY: help test test27 test311 test-numpy2 test-gpu gpu-check mnist bench compare venv27 venv311 venv-numpy2 venv-gpu sysdeps gpu-sysdeps clean-venvs
+.PHONY: help test test27 test311 test-numpy2 test-gpu gpu-check mnist bench bench-step compare sensitivity venv27 venv311 venv-numpy2 venv-gpu sysdeps gpu-sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
 	@echo '  make test         builds what is missing (apt-get g++, OpenBLAS and the GPU backend'"'"'s'
 	@echo '                    Debian packages when root; five envs: $(VENV27), $(VENV311),'
 	@echo '                    $(VENV_NP2), $(VENV_GPU) and $(VENV_TOOLS)), then `python -m pytest`'
-	@echo '                    on Python 2.7 and on 3.11, tests/test_gated_xnor.py with NumPy 2,'
+	@echo '                    on Python 2.7 and on 3.11, the engine's tests with NumPy 2,'
 	@echo '                    and make test-gpu.  All always run; fails at the end if any failed'
 	@echo '                    (pytest exit 5, no test collected, is a failure).  18 min on'
 	@echo '                    2 cores from a fresh clone (2026-11-24, compile cache warm).'
@@ -62,8 +63,13 @@ help:
 	@echo '  make mnist        the main job on Python 3.11:'
 	@echo '                    python mnist.py --data-dir $$(MNIST_DIR) $$(MNIST_FLAGS)'
 	@echo '  make bench        python bench/bench_training.py $$(BENCH_FLAGS) on Python 3.11'
-	@echo '  make compare      every --method on MNIST, one protocol, markdown table (Python 3.11):'
+	@echo '  make bench-step   where the time of the MNIST training step goes, images/s with and'
+	@echo '                    without OpenMP (python bench/bench_cpu_step.py --out bench/results/cpu-step.json)'
+	@echo '  make compare      every --method on MNIST, LR chosen on validation per method, 2 seeds:'
 	@echo '                    python bench/compare_methods.py --data-dir $$(MNIST_DIR) $$(COMPARE_FLAGS)'
+	@echo '                    (11 methods x (5 LRs + 1 more seed) = 66 runs; resumable: run it again)'
+	@echo '  make sensitivity  GXNOR-Net error and sparsity against r, a, m, N, act-N on MNIST:'
+	@echo '                    python bench/sensitivity.py --data-dir $$(MNIST_DIR) $$(SENSITIVITY_FLAGS)'
 	@echo '  make venv27       $(VENV27): Python 2.7 env from requirements.txt (via virtualenv in $(VENV_TOOLS))'
 	@echo '  make venv311      $(VENV311): Python 3.11 env from requirements.txt'
 	@echo '                    (both reinstall when requirements.txt changes)'
@@ -188,7 +194,7 @@ run_gpu_tests = GXNOR_REQUIRE_GPU_BACKEND=1 GXNOR_GPU_DEVICE='$(GPU_DEVICE)' \
 
 test: sysdeps venv27 venv311 venv-numpy2 venv-gpu
 	@status=0; $(run_tests) $(VENV27) $(VENV311) || status=1; \
-	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS=tests/test_gated_xnor.py bash tools/run-tests.sh $(VENV_NP2) \
+	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='tests/test_gated_xnor.py tests/test_gxnor_kernels.py' bash tools/run-tests.sh $(VENV_NP2) \
 	    || status=1; \
 	$(run_gpu_tests) || status=1; exit $$status
 
@@ -196,7 +202,7 @@ test-gpu: venv-gpu
 	$(run_gpu_tests)
 
 test-numpy2: venv-numpy2
-	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS=tests/test_gated_xnor.py bash tools/run-tests.sh $(VENV_NP2)
+	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='tests/test_gated_xnor.py tests/test_gxnor_kernels.py' bash tools/run-tests.sh $(VENV_NP2)
 
 test27: sysdeps venv27
 	$(run_tests) $(VENV27)
@@ -210,5 +216,11 @@ mnist: sysdeps venv311
 bench: sysdeps venv311
 	$(VENV311)/bin/python bench/bench_training.py $(BENCH_FLAGS)
 
+bench-step: sysdeps venv311
+	$(VENV311)/bin/python bench/bench_cpu_step.py --out bench/results/cpu-step.json
+
 compare: sysdeps venv311
 	$(VENV311)/bin/python bench/compare_methods.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(COMPARE_FLAGS)
+
+sensitivity: sysdeps venv311
+	$(VENV311)/bin/python bench/sensitivity.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(SENSITIVITY_FLAGS)

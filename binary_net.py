@@ -61,6 +61,8 @@ __all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_los
            'save_model', 'UsageError', 'TrainingDiverged']
 
 MODEL_FORMAT = 'gxnor-model'
+# Increment rules for DST (--update); all but 'adam' keep no float state per weight.
+UPDATES = ('adam', 'sgd', 'layer-rms', 'unit-rms')
 
 
 class UsageError(Exception):
@@ -108,8 +110,10 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
     """Updates of every parameter of ``network`` for one training step.
 
     Discrete weights move by DST (:func:`discrete_ops.dst_updates`) with
-    increments from Adam (``update='adam'``, the authors' choice) or plain
-    SGD (``'sgd'``: no float state per weight).  All other trainable
+    increments from Adam (``update='adam'``, the authors' choice), plain
+    SGD (``'sgd'``) or the gradient over a running RMS kept per layer
+    (``'layer-rms'``) or per output unit (``'unit-rms'``); the last three
+    keep no float state per weight (:func:`discrete_ops.rms_increments`).  All other trainable
     parameters (biases, batch-norm scales and shifts, the full-precision
     baseline's weights, the comparison methods' hidden weights and learned
     scales) use Adam; hidden weights of layers with ``hidden_clip`` (the
@@ -129,8 +133,15 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
                                                              shapes=shapes)
         elif update == 'sgd':
             increments, state = discrete_ops.sgd_increments(discrete_grads, learning_rate)
+        elif update in ('layer-rms', 'unit-rms'):
+            shapes = [layer.W.get_value().shape for layer in discrete]
+            # Output units: conv W (units, C, kh, kw), dense W (inputs, units).
+            axes = None if update == 'layer-rms' else \
+                [(1, 2, 3) if len(shape) == 4 else (0,) for shape in shapes]
+            increments, state = discrete_ops.rms_increments(discrete_grads, learning_rate,
+                                                            shapes=shapes, axes=axes)
         else:
-            raise ValueError("update must be 'adam' or 'sgd', got %r" % (update,))
+            raise ValueError("update must be one of %s, got %r" % (', '.join(UPDATES), update))
         updates.update(state)
         for layer, increment in zip(discrete, increments):
             updates.update(discrete_ops.dst_updates(
@@ -622,8 +633,10 @@ def build_parser(experiment):
     add('--lr-end', type=float, help='learning rate of the last epoch, before drops')
     add('--lr-drops', type=_epoch_list, default=[],
         help='comma-separated epochs at which the learning rate is multiplied by 0.1')
-    add('--update', choices=('adam', 'sgd'), default='adam',
-        help='increment D for DST: Adam step (authors) or -lr*grad (no float state)')
+    add('--update', choices=UPDATES, default='adam',
+        help='increment D for DST: Adam step (authors); -lr*grad; or -lr*grad over a '
+        'running RMS kept per layer or per output unit (the last three: no float state '
+        'per weight)')
     add('--method', choices=list(methods.METHODS), default='gxnor',
         help='gxnor (this paper), fp (full precision, ReLU) or a compared method: '
         'weights and activations as listed in methods.py')
@@ -727,7 +740,12 @@ def print_hyperparameters(args, device=None):
     print('Theano %s, Lasagne %s, Python %s, floatX %s'
           % (theano.__version__, lasagne.__version__, sys.version.split()[0],
              theano.config.floatX))
-    print('Device: %s' % (device or theano.config.device))
+    device = device or theano.config.device
+    if device == 'cpu':
+        device += ' (BLAS: %s; OpenMP elementwise loops: %s)' % (
+            theano.config.blas.ldflags or 'none, NumPy fallback',
+            'on' if theano.config.openmp else 'off')
+    print('Device: %s' % device)
     for key, value in sorted(vars(args).items()):
         print('%-18s = %s' % (key, value))
     weights, activations = methods.bits_label(args)

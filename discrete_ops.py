@@ -27,7 +27,7 @@ from theano.gradient import zero_grad
 __all__ = ['weight_grid_step', 'weight_grid', 'state_values', 'quantize_weights',
            'weight_state_index',
            'activation_thresholds', 'discrete_activation', 'ternary_activation',
-           'sgd_increments', 'adam_increments', 'dst_updates',
+           'sgd_increments', 'adam_increments', 'rms_increments', 'dst_updates',
            'binaryconnect_weights', 'bnn_activation', 'bwn_weights', 'xnor_activation',
            'twn_weights', 'ttq_weights', 'dorefa_weights', 'dorefa_activation',
            'syq_weights', 'tbn_activation']
@@ -216,6 +216,61 @@ def adam_increments(grads, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8, 
         v = beta2 * v_prev + (one - beta2) * g ** 2
         increments.append(-lr_t * m / (T.sqrt(v) + epsilon))
         state[m_prev] = m
+        state[v_prev] = v
+    state[t_prev] = t
+    return increments, state
+
+
+def rms_increments(grads, learning_rate, shapes, axes=None, beta=0.99, epsilon=1e-8):
+    """Gradients scaled by a running RMS kept per layer or per unit, not per weight.
+
+    D = -lr * g / (sqrt(v_t / (1 - beta^t)) + epsilon), where
+    v_t = beta * v_{t-1} + (1 - beta) * mean(g^2 over ``axes``): one float
+    per layer (``axes`` None: all axes) or per output unit (e.g. (1, 2, 3)
+    for a conv W (units, C, kh, kw), (0,) for a dense W (inputs, units)).
+    Like Adam it makes the increment's size independent of the gradient's
+    scale, which differs by orders of magnitude between layers and over
+    training; unlike Adam it keeps no moment per weight, so DST with int8
+    weight storage trains with one byte per weight plus these few floats.
+
+    Parameters
+    ----------
+    grads : list of Theano expressions
+    learning_rate : scalar
+    shapes : list of tuples, each gradient's shape
+    axes : list (one per gradient) of tuples of axes, or None (all axes of
+        every gradient)
+    beta, epsilon : float
+
+    Returns
+    -------
+    (increments, state_updates)
+
+    Examples
+    --------
+    >>> g = T.matrix()
+    >>> (d,), state = rms_increments([g], 0.1, shapes=[(3, 2)], axes=[(0,)])
+    >>> sorted(v.get_value().shape for v in state)   # one float per unit, and t
+    [(1,), (2,)]
+    """
+    one, beta, epsilon = _floatx(1.0), _floatx(beta), _floatx(epsilon)
+    t_prev = theano.shared(_floatx([0.0]), name='rms_t')   # a vector: see adam_increments
+    t = t_prev + 1
+    correction = one - beta ** t[0]
+    axes = axes or [None] * len(grads)
+    increments, state = [], OrderedDict()
+    for g, shape, reduced in zip(grads, shapes, axes):
+        ndim = len(shape)
+        reduced = tuple(range(ndim)) if reduced is None else tuple(reduced)
+        kept = [i for i in range(ndim) if i not in reduced]
+        v_prev = theano.shared(np.zeros([shape[i] for i in kept] or [1],
+                                        dtype=theano.config.floatX), name='rms_v')
+        mean_square = T.mean(T.sqr(g), axis=reduced)
+        v = beta * v_prev + (one - beta) * (mean_square if kept else mean_square.dimshuffle('x'))
+        pattern = [kept.index(i) if i in kept else 'x' for i in range(ndim)]
+        scale = (T.sqrt(v / correction) + epsilon)
+        scale = scale.dimshuffle(pattern) if kept else scale[0]
+        increments.append(-learning_rate * g / scale)
         state[v_prev] = v
     state[t_prev] = t
     return increments, state

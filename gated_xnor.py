@@ -57,6 +57,15 @@ fancy-indexing a table on NumPy 1.16 / 1.23) or by a 16-bit lookup table
 every path on NumPy 2.  :func:`popcount` itself counts with the table or
 ``np.bitwise_count``.
 
+Compiled kernels: where a C compiler works, :mod:`gxnor_kernels` builds
+``gxnor_kernels.c`` once (cached per user) and the engine runs its packed
+product, its packing of activations into im2col rows and its first layer
+there (OpenMP threads, ``OMP_NUM_THREADS``); the NumPy code above stays the
+reference and the fallback.  ``kernel`` ('auto', 'c', 'numpy'; ``--kernel``)
+picks the path: 'auto' (default, or ``$GXNOR_KERNELS``) runs C when it
+builds and warns why not otherwise; a popcount ``method`` belongs to the
+NumPy path and selects it under 'auto'.  Both paths give identical results.
+
 Examples
 --------
 >>> model = load_model('weights/mnist.npz')              # doctest: +SKIP
@@ -68,7 +77,7 @@ gate skips, i.e. the paper's resting probability, non-zero weights and
 inputs, packed versus float32 size, images/s)::
 
     python gated_xnor.py weights/mnist.npz [--data-dir DIR] [--batch-size 1000] [--limit N]
-                         [--popcount {bitwise_count,swar,table}]
+                         [--kernel {auto,c,numpy}] [--popcount {bitwise_count,swar,table}]
 """
 from __future__ import absolute_import, division, print_function
 
@@ -82,6 +91,8 @@ import time
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+import gxnor_kernels
 
 __all__ = ['ModelError', 'PackedTernary', 'Thresholds', 'GXNORModel', 'HAVE_BITWISE_COUNT',
            'POPCOUNT_METHODS', 'popcount', 'pack_ternary', 'gated_xnor_dot',
@@ -409,7 +420,7 @@ def _word_major(planes):
     return np.ascontiguousarray(planes.T)
 
 
-def gated_xnor_dot(x, w, method=None, return_gate=False):
+def gated_xnor_dot(x, w, method=None, return_gate=False, kernel=None):
     """Integer dot products of packed ternary rows: x (..., K) times w (units, K).
 
     Parameters
@@ -424,6 +435,8 @@ def gated_xnor_dot(x, w, method=None, return_gate=False):
     return_gate : bool
         Also return the number of open gates (both factors non-zero) of
         every dot product.
+    kernel : {None, 'auto', 'c', 'numpy'}
+        Compiled or NumPy product, see :func:`gxnor_kernels.select`.
 
     Returns
     -------
@@ -447,9 +460,14 @@ def gated_xnor_dot(x, w, method=None, return_gate=False):
     if nwords != wm.shape[1]:
         raise ValueError('gated_xnor_dot: word counts differ (%d, %d)' % (nwords, wm.shape[1]))
     rows = int(np.prod(lead))       # reshape(-1, 0) fails: K = 0 has no words
-    z, _, gate = _gxnor_matmul(_word_major(xm.reshape(rows, nwords)),
-                               _word_major(xs.reshape(rows, nwords)),
-                               _word_major(wm), _word_major(ws), method, return_gate)
+    kernels, _ = gxnor_kernels.select(kernel, method)
+    if kernels is not None:
+        z, _, gate = kernels.matmul(xm.reshape(rows, nwords), xs.reshape(rows, nwords), wm, ws,
+                                    return_gate)
+    else:
+        z, _, gate = _gxnor_matmul(_word_major(xm.reshape(rows, nwords)),
+                                   _word_major(xs.reshape(rows, nwords)),
+                                   _word_major(wm), _word_major(ws), method, return_gate)
     shape = lead + (wm.shape[0],)
     if return_gate:
         return z.reshape(shape), gate.reshape(shape)
@@ -622,11 +640,17 @@ class _WeightStage(object):
         self.fan_in, self.units = info['fan_in'], info['units']
         self.weight_gates = np.count_nonzero(w_int, axis=1)  # per reduction index
 
-    def _stats(self, ctx, x, rows, gates):
+    def _stats(self, ctx, x, rows, gates, nonzero=None):
         if ctx.stats is None:
             return
         _add_stat(ctx, self.name, products=rows * self.units * self.fan_in, gates=gates,
-                  inputs=x.size, input_nonzero=np.count_nonzero(x))
+                  inputs=x.size, input_nonzero=np.count_nonzero(x) if nonzero is None else nonzero)
+
+
+def _taps_inside(size, ksize, stride, pad):
+    """Per window offset, the number of output positions where it falls inside [0, size)."""
+    at = np.arange((size + 2 * pad - ksize) // stride + 1)[:, None] * stride + np.arange(ksize)
+    return ((at >= pad) & (at < size + pad)).sum(axis=0)
 
 
 class _FirstStage(_WeightStage):
@@ -640,8 +664,26 @@ class _FirstStage(_WeightStage):
         if bound >= 2 ** 53:
             raise ModelError('layer %s: fan-in too large for exact sums' % self.name)
         self.weights = w_int.astype(self.dtype)
+        # The compiled kernel takes (units, C, kh, kw) weights; a dense layer
+        # is a convolution whose window is the whole image.
+        channels, height, width = info['in_shape']
+        kernel, stride, pad = geometry or ((height, width), (1, 1), (0, 0))
+        self.c_weights = np.ascontiguousarray(
+            w_int.T.reshape((self.units,) + tuple(kernel) + (channels,)).transpose(0, 3, 1, 2))
+        self.c_geometry = (stride, pad)
+        self.c_ok = 255 * self.fan_in < 2 ** 31
+        # Open gates per image: 2p - 255 is odd, never 0, so an input tap is
+        # non-zero exactly where it falls inside the image (not in the padding).
+        inside = [_taps_inside(*args) for args in zip((height, width), kernel, stride, pad)]
+        taps = np.repeat(np.outer(*inside).ravel(), channels)      # (kh, kw, C) order
+        self.gates_per_image = int(np.dot(taps, self.weight_gates))
 
     def run(self, X, ctx):
+        if ctx.kernels is not None and self.c_ok:
+            z = ctx.kernels.conv_pixels(X, self.c_weights, *self.c_geometry)
+            n = len(X)
+            self._stats(ctx, X, z.size // self.units, n * self.gates_per_image, X.size)
+            return z if self.kind == 'conv' else z.reshape(n, self.units)
         q = np.ascontiguousarray(X.transpose(0, 2, 3, 1), dtype=self.dtype)
         q *= 2
         q -= 255
@@ -664,10 +706,22 @@ class _PackedStage(_WeightStage):
     def __init__(self, info, w_int, geometry):
         # w_int: conv (units, kh, kw, C); dense (units, K) in the input's NHWC flat order.
         _WeightStage.__init__(self, info, w_int.reshape(len(w_int), -1).T, geometry)
-        # Bytes per (u, v) first, as for the input patches below, then words per unit.
-        self.wm, self.ws = (
-            _word_major(_bytes_to_words(np.packbits(plane, axis=-1).reshape(len(w_int), -1)))
+        # Bytes per (u, v) first, as for the input patches below, then words per unit;
+        # row-major planes (units, nwords) for the compiled kernel, word-major for NumPy.
+        self.rows_m, self.rows_s = (
+            _bytes_to_words(np.packbits(plane, axis=-1).reshape(len(w_int), -1))
             for plane in (w_int != 0, w_int < 0))
+        self.wm, self.ws = _word_major(self.rows_m), _word_major(self.rows_s)
+
+    def _run_compiled(self, t, kernels):
+        n = len(t)
+        if self.kind == 'dense':
+            geometry, t = ((1, 1), (1, 1), (0, 0)), t.reshape(n, 1, 1, -1)
+        else:
+            geometry = self.geometry
+        xm, xs, out_hw = kernels.pack_patches(t, *geometry, nwords=self.rows_m.shape[1])
+        z, gates, _ = kernels.matmul(xm, xs, self.rows_m, self.rows_s)
+        return z, gates, len(xm), (out_hw if self.kind == 'conv' else None)
 
     def _pack_input(self, t):
         n = len(t)
@@ -683,15 +737,18 @@ class _PackedStage(_WeightStage):
         return planes, len(patches), out_hw
 
     def run(self, t, ctx):
-        (xm, xs), rows, out_hw = self._pack_input(t)
-        z, gates, _ = _gxnor_matmul(xm, xs, self.wm, self.ws, ctx.method)
+        if ctx.kernels is not None:
+            z, gates, rows, out_hw = self._run_compiled(t, ctx.kernels)
+        else:
+            (xm, xs), rows, out_hw = self._pack_input(t)
+            z, gates, _ = _gxnor_matmul(xm, xs, self.wm, self.ws, ctx.method)
         self._stats(ctx, t, rows, gates)
         if out_hw is None:
             return z
         return z.reshape((len(t),) + out_hw + (self.units,))
 
 
-def gated_xnor_conv2d(x, w, stride=1, pad=0, method=None):
+def gated_xnor_conv2d(x, w, stride=1, pad=0, method=None, kernel=None):
     """Cross-correlation of ternary images with ternary filters, on packed bits.
 
     out[n, f, i, j] = sum_{c,u,v} x[n, c, i*s + u - pad, j*s + v - pad] * w[f, c, u, v],
@@ -703,7 +760,7 @@ def gated_xnor_conv2d(x, w, stride=1, pad=0, method=None):
     x : array (n, C, H, W), values in {-1, 0, 1}
     w : array (F, C, kh, kw), values in {-1, 0, 1}
     stride, pad : int or pair
-    method : as in :func:`gated_xnor_dot`
+    method, kernel : as in :func:`gated_xnor_dot`
 
     Returns
     -------
@@ -726,7 +783,7 @@ def gated_xnor_conv2d(x, w, stride=1, pad=0, method=None):
     info = dict(name='conv', kind='conv', fan_in=w_hwc[0].size, units=len(w))
     stage = _PackedStage(info, w_hwc, geometry)
     t = np.ascontiguousarray(x.transpose(0, 2, 3, 1), dtype=np.int8)
-    return _to_nchw(stage.run(t, _Context(method, None, None)))
+    return _to_nchw(stage.run(t, _Context(method, None, None, kernel)))
 
 
 def _pool_length(size, pool, stride, ignore_border):
@@ -767,12 +824,16 @@ class _PoolStage(object):
     def __init__(self, pool, stride, ignore_border, sign=None):
         self.pool, self.stride, self.ignore_border = pool, stride, ignore_border
         self.sign = sign
+        self.flip = None if sign is None else np.where(sign < 0, -1, 0).astype(np.int32)
 
     def output_hw(self, height, width):
         return tuple(_pool_length(size, p, s, self.ignore_border)
                      for size, p, s in zip((height, width), self.pool, self.stride))
 
     def run(self, a, ctx):
+        if ctx.kernels is not None and a.dtype == np.int32:
+            return ctx.kernels.max_pool(a, self.pool, self.stride, self.output_hw(*a.shape[1:3]),
+                                        self.flip)
         if self.sign is not None:
             a = a * self.sign.astype(a.dtype)
         out = max_pool_nhwc(a, self.pool, self.stride, self.ignore_border)
@@ -797,6 +858,9 @@ class _ThresholdStage(object):
         self.thresholds = thresholds
 
     def run(self, a, ctx):
+        if ctx.kernels is not None and a.dtype == np.int32 and \
+                self.thresholds.pos.dtype == np.int32:
+            return ctx.kernels.threshold(a, *self.thresholds)
         return apply_thresholds(a, self.thresholds)
 
 
@@ -809,7 +873,8 @@ class _ScoreStage(object):
 
 
 class _Context(object):
-    def __init__(self, method, stats, preacts):
+    def __init__(self, method, stats, preacts, kernel=None):
+        self.kernels, self.kernel_text = gxnor_kernels.select(kernel, method)
         self.method, self.stats, self.preacts = _resolve_method(method), stats, preacts
 
 
@@ -1130,7 +1195,7 @@ class GXNORModel(object):
         self._param_sizes = dict((name, int(np.asarray(a).size)) for name, a in arrays.items())
 
     def forward(self, X, return_preacts=False, batch_size=_PASS_IMAGES, method=None,
-                stats=None):
+                stats=None, kernel=None):
         """Scores of uint8 images X (n, C, H, W).
 
         Parameters
@@ -1148,6 +1213,8 @@ class GXNORModel(object):
         stats : dict or None
             If a dict, counts are added to it per layer name: products,
             gates (open ones), inputs, input_nonzero.
+        kernel : {None, 'auto', 'c', 'numpy'}
+            Compiled kernels or NumPy, see :func:`gxnor_kernels.select`.
 
         Returns
         -------
@@ -1157,7 +1224,7 @@ class GXNORModel(object):
         X = self._check_input(X)
         batch_size = max(1, min(int(batch_size), _PASS_IMAGES))
         preacts = {} if return_preacts else None
-        ctx = _Context(method, stats, preacts)
+        ctx = _Context(method, stats, preacts, kernel)
         outputs = [np.zeros((0,) + tuple(self.output_shape))]
         for start in range(0, len(X), batch_size):
             a = X[start:start + batch_size]
@@ -1173,9 +1240,9 @@ class GXNORModel(object):
                     0, np.zeros((0,) + tuple(stage.shape), dtype=np.int32))
         return scores, dict((k, np.concatenate(v)) for k, v in preacts.items())
 
-    def predict(self, X, batch_size=_PASS_IMAGES, method=None):
+    def predict(self, X, batch_size=_PASS_IMAGES, method=None, kernel=None):
         """Predicted classes (argmax of the scores) of uint8 images X."""
-        scores = self.forward(X, batch_size=batch_size, method=method)
+        scores = self.forward(X, batch_size=batch_size, method=method, kernel=kernel)
         return scores.reshape(len(scores), -1).argmax(axis=1)
 
     def _check_input(self, X):
@@ -1314,11 +1381,13 @@ def _load_test_set(dataset, data_dir):
         raise _CommandError(str(exc))
 
 
-def _report(model, stats, correct, total, seconds, method):
+def _report(model, stats, correct, total, seconds, method, kernels, kernel_text):
     popcount_name = dict(bitwise_count='np.bitwise_count', swar='carry-save + SWAR',
                          table='carry-save + lookup table')[_resolve_method(method)]
-    print('model       %s (%s, %d conv/dense layers, popcount: %s)'
-          % (model.source, model.meta.get('dataset'), len(model.layers), popcount_name))
+    print('model       %s (%s, %d conv/dense layers)'
+          % (model.source, model.meta.get('dataset'), len(model.layers)))
+    print('kernel      %s' % (kernel_text if kernels is not None else
+                              '%s, popcount: %s' % (kernel_text, popcount_name)))
     print('accuracy    %.2f%% (%d/%d test images), error %.2f%%'
           % (100.0 * correct / total, correct, total, 100.0 - 100.0 * correct / total))
     print('throughput  %.1f images/s (%.2f s)' % (total / seconds, seconds))
@@ -1354,27 +1423,32 @@ def main(argv=None):
                         help='images per forward call (passes hold at most %d)' % _PASS_IMAGES)
     parser.add_argument('--limit', type=int, default=None, help='first N test images only')
     parser.add_argument('--popcount', choices=POPCOUNT_METHODS, default=None,
-                        help='bit counting method (default: bitwise_count where NumPy >= 2 '
-                             'has it, else swar)')
+                        help='bit counting method of the NumPy kernel (default: bitwise_count '
+                             'where NumPy >= 2 has it, else swar); selects it under --kernel auto')
+    parser.add_argument('--kernel', choices=gxnor_kernels.KERNEL_CHOICES, default=None,
+                        help='compiled C kernels or NumPy (default auto, or $GXNOR_KERNELS: '
+                             'C when it builds)')
     args = parser.parse_args(argv)
     if args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         parser.error('--batch-size and --limit must be >= 1')
     method = args.popcount
     try:
         model = load_model(args.model)
+        kernels, kernel_text = gxnor_kernels.select(args.kernel, method)  # builds, untimed
         X, y = _load_test_set(model.meta.get('dataset', 'mnist'), args.data_dir)
         if args.limit is not None:
             X, y = X[:args.limit], y[:args.limit]
         stats = {}
         start = time.time()
-        scores = model.forward(X, batch_size=args.batch_size, method=method, stats=stats)
+        scores = model.forward(X, batch_size=args.batch_size, method=method, stats=stats,
+                               kernel=args.kernel)
         seconds = time.time() - start
         predictions = scores.reshape(len(scores), -1).argmax(axis=1)
-    except (ModelError, _CommandError, ValueError) as exc:
+    except (ModelError, _CommandError, ValueError, gxnor_kernels.KernelError) as exc:
         print('error: %s' % exc, file=sys.stderr)
         return 2
     correct = int(np.sum(predictions == np.asarray(y)))
-    _report(model, stats, correct, len(y), seconds, method)
+    _report(model, stats, correct, len(y), seconds, method, kernels, kernel_text)
     return 0
 
 

@@ -20,6 +20,7 @@ Examples
 
     python bench/bench_gated_xnor.py                         # newest model or random one
     python bench/bench_gated_xnor.py weights/mnist.npz --limit 2000 --popcount table
+    python bench/bench_gated_xnor.py weights/mnist.npz --kernel numpy   # no compiled kernels
 """
 from __future__ import absolute_import, division, print_function
 
@@ -39,6 +40,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import gated_xnor as gx  # noqa: E402
+import gxnor_kernels as gk  # noqa: E402
 
 __all__ = ['FloatNet', 'mnist_layers', 'random_mnist_model', 'load_images', 'main']
 
@@ -244,8 +246,11 @@ def main(argv=None):
                         help='images per pass, both paths (the engine runs at most 256)')
     parser.add_argument('--repeat', type=int, default=1, help='best of R timed runs')
     parser.add_argument('--popcount', choices=gx.POPCOUNT_METHODS, default=None,
-                        help='engine bit counting (default: bitwise_count on NumPy >= 2, '
-                             'else swar)')
+                        help='bit counting of the NumPy kernel (default: bitwise_count on '
+                             'NumPy >= 2, else swar); selects it under --kernel auto')
+    parser.add_argument('--kernel', choices=gk.KERNEL_CHOICES, default=None,
+                        help='engine kernels: compiled C or NumPy (default auto, or '
+                             '$GXNOR_KERNELS: C when it builds)')
     args = parser.parse_args(argv)
 
     X, y, data_text = load_images(args.data_dir, args.limit)
@@ -270,12 +275,20 @@ def main(argv=None):
         if folder:
             shutil.rmtree(folder)
 
-    method = gx._resolve_method(args.popcount)
+    method = args.popcount
+    try:
+        kernels, kernel_text = gk.select(args.kernel, method)  # builds, untimed
+    except (ValueError, gk.KernelError) as exc:
+        print('error: %s' % exc, file=sys.stderr)
+        return 2
+    if kernels is None:
+        kernel_text += ', popcount %s' % gx._resolve_method(method)
     # Warm up both (page faults, BLAS thread start) on a small batch.
-    model.forward(X[:50], method=method)
+    model.forward(X[:50], method=method, kernel=args.kernel)
     reference.forward(X[:50])
     scores, t_engine = _timed(lambda: model.forward(X, batch_size=args.batch_size,
-                                                    method=method), args.repeat)
+                                                    method=method, kernel=args.kernel),
+                              args.repeat)
     floats, t_float = _timed(lambda: reference.forward(X, batch_size=args.batch_size),
                              args.repeat)
     pred_engine = scores.reshape(len(X), -1).argmax(axis=1)
@@ -285,8 +298,9 @@ def main(argv=None):
     size = model.model_bytes()
     print('model       %s' % model_text)
     print('images      %d, %s' % (n, data_text))
-    print('numpy       %s, Python %s, popcount: %s, batch %d'
-          % (np.__version__, sys.version.split()[0], method, args.batch_size))
+    print('numpy       %s, Python %s, batch %d'
+          % (np.__version__, sys.version.split()[0], args.batch_size))
+    print('kernel      %s' % kernel_text)
     print('engine      %9.1f images/s  (%.2f s, gated XNOR on packed bits)'
           % (n / t_engine, t_engine))
     print('float32     %9.1f images/s  (%.2f s, im2col + BLAS)' % (n / t_float, t_float))

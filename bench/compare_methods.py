@@ -1,158 +1,243 @@
 #!/usr/bin/env python
-"""Train every method of ``--method`` on MNIST with one protocol; write a markdown table.
+"""Every method of ``--method`` on MNIST, each with its learning rate chosen on
+the validation set; write a JSON file and a markdown table.
 
-Each row is one run of ``mnist.py`` (same network, data, schedule, seed;
-only the method flags differ), in its own process, so one failing method
-does not stop the others:
+For each method (row), the same protocol runs once per learning rate of
+``--lrs`` (schedule LR -> LR x ``--lr-decay``, first seed of ``--seeds``);
+the LR whose run reaches the lowest **validation** error is chosen (ties:
+the smaller LR), and that setting runs again with every other seed.  The
+test error never enters the choice.  Same data, network, epochs and, per
+seed, initial weights for every method; only the method flags and the LR
+differ::
 
     python bench/compare_methods.py --data-dir ../shared/data/mnist \\
         [--epochs 5 --train-size 10000 --val-size 5000 --batch-size 100 \\
-         --lr-start 0.03 --lr-end 0.003] [--out results/compare]
+         --lrs 0.003,0.01,0.03,0.1,0.3 --lr-decay 0.1 --seeds 1234,1] \\
+        [--out results/compare] [--json bench/results/compare_methods.json]
+    python bench/compare_methods.py --table bench/results/compare_methods.json
 
-Runs resume like any ``mnist.py`` run: starting the same command again
-skips finished runs and continues stopped ones.  The table (``table.md`` in
-``--out``, also printed) has, per method: bits of weights and activations,
-the test error at the best validation epoch, the best test error over the
-epochs (the paper's protocol), the mean training time per epoch, the bytes
-of trained state (parameters, hidden weights, optimizer moments), and the
-paper's MNIST figure where one exists (as listed in the TBN paper's table;
-those come from other networks and protocols).
+Each run is one ``mnist.py`` process (``mnist_runs.py``): starting the same
+command again skips finished runs and resumes stopped ones, and the JSON
+file is rewritten after every method.  The table gives per method: bits of
+weights and activations, the chosen LR, the test error at the best
+validation epoch (mean over seeds, and the range), the best test error over
+the epochs (the paper's protocol, mean), the mean training time per epoch,
+the bytes of trained state (parameters, hidden weights, optimizer moments)
+and the paper's MNIST figure where one exists (as listed in the TBN paper's
+table; other networks and protocols).
 """
 from __future__ import division, print_function
 
 import argparse
-import json
 import os
-import subprocess
+import platform
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 
-import binary_net  # noqa: E402
+import mnist_runs  # noqa: E402  (puts the repository on sys.path)
 import methods  # noqa: E402
-import mnist  # noqa: E402
 
-# (row label, mnist.py flags); every method with its defaults, plus GXNOR-Net
-# with binary and with 5-level weights and activations, and with its weights
-# stored as int8 state indices: with Adam-DST, and with SGD-DST (no float
-# state per weight at all).
+__all__ = ['ROWS', 'EXTRA_ROWS', 'choose_lr', 'markdown_table', 'main']
+
+# (row label, mnist.py flags): every method with its defaults.
 ROWS = [(name, ['--method', name]) for name in methods.METHODS]
-ROWS[1:1] = [('gxnor N=0 act-N=0', ['--method', 'gxnor', '--N', '0', '--act-N', '0']),
-             ('gxnor N=2 act-N=2', ['--method', 'gxnor', '--N', '2', '--act-N', '2']),
-             ('gxnor int8', ['--method', 'gxnor', '--weight-storage', 'int8']),
-             ('gxnor int8 SGD-DST', ['--method', 'gxnor', '--weight-storage', 'int8',
-                                     '--update', 'sgd'])]
+# Further rows, run only when named in --only.
+EXTRA_ROWS = [('gxnor N=0 act-N=0', ['--method', 'gxnor', '--N', '0', '--act-N', '0']),
+              ('gxnor N=2 act-N=2', ['--method', 'gxnor', '--N', '2', '--act-N', '2']),
+              ('gxnor int8', ['--method', 'gxnor', '--weight-storage', 'int8']),
+              ('gxnor int8 SGD-DST', ['--method', 'gxnor', '--weight-storage', 'int8',
+                                      '--update', 'sgd'])]
 
 # MNIST test accuracy (%) as the TBN paper's comparison table lists them.
 PAPER_ACCURACY = {'gxnor': 99.32, 'bnn': 98.60, 'bwn': 99.38, 'twn': 99.38,
                   'binaryconnect': 98.82, 'xnor': 99.21, 'fp': 99.48}
 
 
+def _float_list(text):
+    return [float(x) for x in text.split(',') if x.strip()]
+
+
+def _int_list(text):
+    return [int(x) for x in text.split(',') if x.strip()]
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--data-dir', default=None)
-    p.add_argument('--epochs', type=int, default=5)
-    p.add_argument('--train-size', type=int, default=10000)
-    p.add_argument('--val-size', type=int, default=5000)
-    p.add_argument('--test-size', type=int, default=0, help='0: all 10,000')
-    p.add_argument('--batch-size', type=int, default=100)
-    p.add_argument('--lr-start', type=float, default=0.03)
-    p.add_argument('--lr-end', type=float, default=0.003)
-    p.add_argument('--seed', type=int, default=1234)
-    p.add_argument('--out', default=os.path.join('results', 'compare'))
-    p.add_argument('--only', default='', help='comma-separated row labels (default: all)')
-    return p.parse_args(argv)
+    mnist_runs.add_protocol_arguments(p)
+    p.add_argument('--lrs', type=_float_list, default=[0.003, 0.01, 0.03, 0.1, 0.3],
+                   help='learning rates tried per method (comma-separated)')
+    p.add_argument('--lr-decay', type=float, default=0.1, help='LR of the last epoch / first')
+    p.add_argument('--seeds', type=_int_list, default=[1234, 1],
+                   help='the first chooses the LR; all run the chosen one')
+    p.add_argument('--out', default=os.path.join('results', 'compare'),
+                   help='folder of the runs, logs and table.md')
+    p.add_argument('--json', default=None,
+                   help='summary file (default: <out>/compare_methods.json)')
+    p.add_argument('--only', default='', help='comma-separated row labels (default: '
+                   'every method; also: %s)' % ', '.join(label for label, _ in EXTRA_ROWS))
+    p.add_argument('--table', metavar='JSON', default=None,
+                   help='print the markdown table of this summary file and exit')
+    args = p.parse_args(argv)
+    if not args.lrs or not args.seeds:
+        p.error('--lrs and --seeds need at least one value each')
+    return args
 
 
-def protocol_flags(args):
-    flags = ['--epochs', args.epochs, '--train-size', args.train_size,
-             '--val-size', args.val_size, '--test-size', args.test_size,
-             '--batch-size', args.batch_size,
-             '--lr-start', args.lr_start, '--lr-end', args.lr_end, '--seed', args.seed,
-             '--results-dir', os.path.join(args.out, 'results'),
-             '--weights-dir', os.path.join(args.out, 'weights')]
-    if args.data_dir:
-        flags += ['--data-dir', args.data_dir]
-    return [str(f) for f in flags]
+def protocol_flags(args, lr, seed):
+    # '%.6g': 0.03 x 0.1 is 0.003, not 0.0030000000000000005, in the flags and run names
+    return mnist_runs.protocol_flags(args, lr, float('%.6g' % (lr * args.lr_decay)), seed)
 
 
-def _read(path):
-    with open(path) as handle:
-        return json.load(handle)
+def choose_lr(grid):
+    """The grid entry with the lowest validation error (ties: smaller LR).
+
+    ``grid`` holds dicts with ``lr`` and ``best_val_err`` (None for a run
+    that gave no result).  Test errors are ignored.
+
+    Examples
+    --------
+    >>> choose_lr([dict(lr=0.01, best_val_err=2.0, test_err_at_best_val=1.0),
+    ...            dict(lr=0.1, best_val_err=1.5, test_err_at_best_val=3.0)])['lr']
+    0.1
+    """
+    usable = [g for g in grid if g.get('best_val_err') is not None]
+    if not usable:
+        return None
+    return min(usable, key=lambda g: (g['best_val_err'], g['lr']))
 
 
-def run_row(label, flags, args):
-    """Run (or resume) one method; returns its results.json dict, or None and why."""
-    argv = protocol_flags(args) + flags
-    run_name = binary_net.parse_args(mnist.EXPERIMENT, argv).run_name
-    results = os.path.join(args.out, 'results', run_name, 'results.json')
-    log = os.path.join(args.out, 'logs', run_name + '.log')
-    if os.path.exists(results):
-        data = _read(results)
-        if data['epochs_done'] >= args.epochs:
-            print('%-20s finished earlier: %s' % (label, os.path.dirname(results)))
-            return data, ''
-    if not os.path.isdir(os.path.dirname(log)):
-        os.makedirs(os.path.dirname(log))
-    print('%-20s python mnist.py %s' % (label, ' '.join(argv)))
-    sys.stdout.flush()
-    started = time.time()
-    with open(log, 'ab') as out:
-        code = subprocess.call([sys.executable, os.path.join(ROOT, 'mnist.py')] + argv,
-                               stdout=out, stderr=subprocess.STDOUT)
-    print('%-20s exit %d after %.0f s; log %s' % ('', code, time.time() - started, log))
-    if not os.path.exists(results):
-        return None, 'no results (exit %d, see %s)' % (code, log)
-    data = _read(results)
-    if code == 3:
-        return data, 'diverged'
-    if code != 0:
-        return data, 'stopped (exit %d)' % code
-    return data, ''
+def _run_record(data, note, lr, seed):
+    record = dict(lr=lr, seed=seed, note=note, best_val_err=None)
+    if data is not None:
+        trained = [h for h in data['history'] if h['epoch'] >= 1]
+        record.update(
+            best_val_err=data['best_val_err'], best_val_epoch=data['best_val_epoch'],
+            test_err_at_best_val=data['test_err_at_best_val'],
+            best_test_err=data['best_test_err'], best_test_epoch=data['best_test_epoch'],
+            epochs_done=data['epochs_done'],
+            train_seconds_per_epoch=sum(h['train_seconds'] for h in trained) /
+            max(len(trained), 1))
+    return record
 
 
-def table_row(label, data, note):
-    method = label.split()[0]
-    paper = PAPER_ACCURACY.get(method) if label == method else None
-    paper = '%.2f' % (100 - paper) if paper else '-'
-    if data is None:
-        return '| %s | | | %s | | | | %s |' % (label, note, paper)
-    trained = [h for h in data['history'] if h['epoch'] >= 1]
-    seconds = sum(h['train_seconds'] for h in trained) / max(len(trained), 1)
-    return '| %s | %s | %s | %.2f (ep %d)%s | %.2f (ep %d) | %.0f | %s | %s |' % (
-        label, data['weight_bits'], data['activation_bits'], data['test_err_at_best_val'],
-        data['best_val_epoch'], ' ' + note if note else '', data['best_test_err'],
-        data['best_test_epoch'], seconds, format(data['state_bytes'], ','), paper)
+def run_method(label, flags, args):
+    """The LR grid (first seed), the choice, the other seeds; one summary dict."""
+    row = dict(label=label, flags=flags, grid=[], runs=[])
+    first = args.seeds[0]
+    for lr in args.lrs:
+        data, note = mnist_runs.run_mnist('%s lr %g' % (label, lr),
+                                          protocol_flags(args, lr, first) + flags, args.out)
+        row['grid'].append(_run_record(data, note, lr, first))
+        if data is not None:
+            row.update(weights=data['weight_bits'], activations=data['activation_bits'],
+                       state_bytes=data['state_bytes'])
+    chosen = choose_lr(row['grid'])
+    if chosen is None:
+        return row
+    row['chosen_lr'] = chosen['lr']
+    row['runs'].append(chosen)
+    for seed in args.seeds[1:]:
+        data, note = mnist_runs.run_mnist('%s lr %g seed %d' % (label, chosen['lr'], seed),
+                                          protocol_flags(args, chosen['lr'], seed) + flags,
+                                          args.out)
+        row['runs'].append(_run_record(data, note, chosen['lr'], seed))
+    done = [r for r in row['runs'] if r['best_val_err'] is not None]
+    for key in ('test_err_at_best_val', 'best_test_err', 'train_seconds_per_epoch'):
+        values = [r[key] for r in done]
+        row[key + '_mean'] = sum(values) / len(values)
+        row[key + '_range'] = [min(values), max(values)]
+    return row
+
+
+def _cell(row, key, digits=2):
+    if key + '_mean' not in row:
+        return ''
+    low, high = row[key + '_range']
+    text = '%.*f' % (digits, row[key + '_mean'])
+    return text if len(row['runs']) < 2 else '%s (%.*f-%.*f)' % (text, digits, low, digits, high)
+
+
+def markdown_table(summary):
+    """The README table of a summary written by :func:`main`."""
+    lines = ['| method | weights | activations | chosen LR | test err. at best val. (%) '
+             '| best test err. (%) | train s/epoch | trained state (bytes) '
+             '| paper test err. (%) |', '|---|---|---|---:|---|---|---:|---:|---:|']
+    for row in summary['rows']:
+        paper = PAPER_ACCURACY.get(row['label'])
+        notes = sorted(set(r['note'] for r in row['grid'] + row['runs'] if r['note']))
+        lines.append('| %s | %s | %s | %s | %s%s | %s | %s | %s | %s |' % (
+            row['label'], row.get('weights', ''), row.get('activations', ''),
+            '%g' % row['chosen_lr'] if 'chosen_lr' in row else '-',
+            _cell(row, 'test_err_at_best_val'), ' (%s)' % ', '.join(notes) if notes else '',
+            _cell(row, 'best_test_err'),
+            '%.0f' % row['train_seconds_per_epoch_mean'] if 'chosen_lr' in row else '',
+            format(row['state_bytes'], ',') if 'state_bytes' in row else '',
+            '%.2f' % (100 - paper) if paper else '-'))
+    grid = ['', 'Validation error (%%) per learning rate, seed %d (the choice is the lowest):'
+            % summary['seeds'][0], '',
+            '| method | ' + ' | '.join('%g' % lr for lr in summary['lrs']) + ' |',
+            '|---|' + '---:|' * len(summary['lrs'])]
+    for row in summary['rows']:
+        by_lr = dict((g['lr'], g) for g in row['grid'])
+        cells = []
+        for lr in summary['lrs']:
+            g = by_lr.get(lr)
+            value = '' if g is None or g['best_val_err'] is None else '%.2f' % g['best_val_err']
+            if g is not None and g['note']:
+                value += ' (%s)' % g['note']
+            cells.append('**%s**' % value if lr == row.get('chosen_lr') else value)
+        grid.append('| %s | %s |' % (row['label'], ' | '.join(cells)))
+    return '\n'.join(lines + grid) + '\n'
+
+
+def header(summary):
+    p = summary['protocol']
+    return ('MNIST, %d training images (first of the 50,000), %d validation, %s test; %d '
+            'epochs after the snap epoch 0, batch %d, Adam LR -> LR x %g per method, chosen on '
+            'validation from %s; seeds %s; %s, Python %s.\n\n' % (
+                p['train_size'], p['val_size'], format(p['test_size'] or 10000, ','),
+                p['epochs'], p['batch_size'], p['lr_decay'],
+                ', '.join('%g' % lr for lr in summary['lrs']),
+                ', '.join(str(s) for s in summary['seeds']), summary['date'],
+                summary['python']))
 
 
 def main(argv=None):
     args = parse_args(argv)
-    only = set(filter(None, args.only.split(',')))
-    rows = [row for row in ROWS if not only or row[0] in only]
-    if only - set(label for label, _ in ROWS):
-        sys.exit('compare_methods: error: unknown rows %s' % sorted(only - set(l for l, _ in ROWS)))
-    lines = ['| method | weights | activations | test err. at best val. (%) | best test err. (%) '
-             '| train s/epoch | trained state (bytes) | paper test err. (%) |',
-             '|---|---|---|---|---|---|---|---|']
+    if args.table:
+        summary = mnist_runs.read_json(args.table)
+        sys.stdout.write(header(summary) + markdown_table(summary))
+        return 0
+    known = dict(ROWS + EXTRA_ROWS)
+    only = [label for label in args.only.split(',') if label]
+    unknown = [label for label in only if label not in known]
+    if unknown:
+        sys.exit('compare_methods: error: unknown rows %s' % ', '.join(unknown))
+    rows = [(label, known[label]) for label in only] if only else ROWS
+    json_path = args.json or os.path.join(args.out, 'compare_methods.json')
+    summary = dict(protocol=dict(epochs=args.epochs, train_size=args.train_size,
+                                 val_size=args.val_size, test_size=args.test_size,
+                                 batch_size=args.batch_size, lr_decay=args.lr_decay),
+                   lrs=args.lrs, seeds=args.seeds, date=time.strftime('%Y-%m-%d'),
+                   python=platform.python_version(),
+                   command='python bench/compare_methods.py ' + ' '.join(
+                       argv if argv is not None else sys.argv[1:]),
+                   rows=[])
     for label, flags in rows:
-        data, note = run_row(label, flags, args)
-        lines.append(table_row(label, data, note))
-    table = '\n'.join(lines) + '\n'
-    header = ('MNIST, %d training images (first of the 50,000), %d validation, %s test; '
-              '%d epochs after the snap epoch 0, batch %d, Adam LR %g -> %g, seed %d; '
-              '%s, Python %s.\n\n' % (args.train_size, args.val_size,
-                                      format(args.test_size or 10000, ','), args.epochs,
-                                      args.batch_size, args.lr_start, args.lr_end, args.seed,
-                                      time.strftime('%Y-%m-%d'), sys.version.split()[0]))
+        summary['rows'].append(run_method(label, flags, args))
+        mnist_runs.write_json(json_path, summary)
+    text = header(summary) + markdown_table(summary)
     path = os.path.join(args.out, 'table.md')
     with open(path + '.tmp', 'w') as out:
-        out.write(header + table)
+        out.write(text)
     os.rename(path + '.tmp', path)
-    print('\n' + header + table + '\nWritten to %s' % path)
+    print('\n' + text + '\nWritten to %s and %s' % (path, json_path))
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

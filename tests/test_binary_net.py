@@ -83,6 +83,14 @@ def test_sgd_dst_keeps_no_float_state_per_weight():
     adam = binary_net.build_updates(loss, net, 0.1, update='adam')
     extra = [v for v in adam if v not in updates]
     assert sum(v.get_value().size for v in extra) == 2 * (20 * 30 + 30 * 10) + 1
+    # The RMS rules: one float per layer, or per output unit, plus the time step.
+    for update, floats in (('layer-rms', 2 + 1), ('unit-rms', 30 + 10 + 1)):
+        rms = binary_net.build_updates(loss, net, 0.1, update=update)
+        extra = [v for v in rms if v not in updates]
+        assert all(np.dtype(v.dtype).kind == 'f' for v in extra)
+        assert sum(v.get_value().size for v in extra) == floats, update
+    with pytest.raises(ValueError):
+        binary_net.build_updates(loss, net, 0.1, update='rmsprop')
 
 
 def test_run_writes_model_results_and_resumes_exactly(tiny, capsys):

@@ -1,4 +1,5 @@
-"""bench/compare_methods.py end to end on a tiny protocol (two methods, one epoch)."""
+"""bench/compare_methods.py: LR chosen on validation, then every seed; tiny end to end."""
+import json
 import os
 import sys
 
@@ -8,26 +9,48 @@ sys.path.insert(0, os.path.join(ROOT, 'bench'))
 import compare_methods  # noqa: E402
 
 
-def test_compare_methods_writes_a_row_per_method_and_resumes(tmp_path, mnist_dir, capsys):
-    argv = ['--data-dir', mnist_dir, '--only', 'gxnor,fp', '--epochs', '1',
+def test_lr_is_chosen_on_validation_error_never_on_test_error():
+    grid = [dict(lr=0.003, best_val_err=3.0, test_err_at_best_val=1.0, best_test_err=0.9),
+            dict(lr=0.01, best_val_err=2.0, test_err_at_best_val=2.5, best_test_err=2.4),
+            dict(lr=0.03, best_val_err=2.0, test_err_at_best_val=2.2, best_test_err=2.1),
+            dict(lr=0.1, best_val_err=None, note='diverged')]
+    assert compare_methods.choose_lr(grid)['lr'] == 0.01     # tie on validation: smaller LR
+    grid[2]['best_val_err'] = 1.9
+    assert compare_methods.choose_lr(grid)['lr'] == 0.03
+    # Making the test errors favour another LR changes nothing.
+    for g in grid[:3]:
+        g['test_err_at_best_val'] = g['best_test_err'] = 50.0
+    grid[0]['test_err_at_best_val'] = grid[0]['best_test_err'] = 0.0
+    assert compare_methods.choose_lr(grid)['lr'] == 0.03
+    assert compare_methods.choose_lr([dict(lr=0.1, best_val_err=None)]) is None
+
+
+def test_grid_then_seeds_end_to_end_and_resume(tmp_path, mnist_dir, capsys):
+    out = tmp_path / 'cmp'
+    argv = ['--data-dir', mnist_dir, '--only', 'gxnor', '--epochs', '1',
             '--train-size', '300', '--val-size', '200', '--test-size', '200',
-            '--out', str(tmp_path)]
-    compare_methods.main(argv)
-    table = (tmp_path / 'table.md').read_text()
-    rows = [line for line in table.splitlines() if line.startswith('| gxnor') or
-            line.startswith('| fp')]
-    assert len(rows) == 2
-    gxnor, fp = [row.split('|')[1:-1] for row in rows]
-    assert [c.strip() for c in gxnor[1:3]] == ['ternary', 'ternary']
-    assert [c.strip() for c in fp[1:3]] == ['float', 'float']
-    assert gxnor[-1].strip() == '0.68' and fp[-1].strip() == '0.52'  # the paper's column
-    for row in (gxnor, fp):
-        err = float(row[3].split()[0])
-        assert 0 <= err < 90  # trained one epoch on 300 images: better than chance
-    logs = os.listdir(str(tmp_path / 'logs'))
-    assert len(logs) == 2
-    assert capsys.readouterr().out.count('exit 0 after') == 2
-    # Again: both runs are finished, so nothing trains and the same table comes back.
-    compare_methods.main(argv)
-    assert (tmp_path / 'table.md').read_text().split('\n', 1)[1] == table.split('\n', 1)[1]
-    assert capsys.readouterr().out.count('finished earlier') == 2
+            '--lrs', '0.01,0.1', '--seeds', '1234,1', '--out', str(out)]
+    assert compare_methods.main(argv) == 0
+    assert capsys.readouterr().out.count('exit 0 after') == 3   # 2 LRs, then the 2nd seed
+    summary = json.loads((out / 'compare_methods.json').read_text())
+    row, = summary['rows']
+    assert [g['lr'] for g in row['grid']] == [0.01, 0.1]
+    chosen = compare_methods.choose_lr(row['grid'])
+    assert row['chosen_lr'] == chosen['lr']
+    assert [r['seed'] for r in row['runs']] == [1234, 1]
+    assert all(r['lr'] == row['chosen_lr'] for r in row['runs'])
+    errors = [r['test_err_at_best_val'] for r in row['runs']]
+    assert row['test_err_at_best_val_range'] == [min(errors), max(errors)]
+    assert abs(row['test_err_at_best_val_mean'] - sum(errors) / 2) < 1e-9
+    assert (row['weights'], row['activations']) == ('ternary', 'ternary')
+    table = (out / 'table.md').read_text()
+    line, = [l for l in table.splitlines() if l.startswith('| gxnor |') and 'ternary' in l]
+    cells = [c.strip() for c in line.split('|')[1:-1]]
+    assert cells[3] == '%g' % row['chosen_lr'] and cells[-1] == '0.68'
+    assert 0 <= float(cells[4].split()[0]) < 90   # better than chance after 300 images
+    # Again: every run is finished, nothing trains, the same table; --table reprints it.
+    assert compare_methods.main(argv) == 0
+    assert capsys.readouterr().out.count('finished earlier') == 3
+    assert (out / 'table.md').read_text().split('\n', 1)[1] == table.split('\n', 1)[1]
+    compare_methods.main(['--table', str(out / 'compare_methods.json')])
+    assert capsys.readouterr().out.split('\n', 1)[1] == table.split('\n', 1)[1]

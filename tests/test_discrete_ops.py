@@ -243,3 +243,25 @@ def test_sgd_increments_have_no_state_and_adam_matches_lasagne():
         step_ours()
         step_theirs()
     assert np.allclose(ours.get_value(), theirs.get_value(), atol=1e-6)
+
+
+def test_rms_increments_follow_their_formula_per_layer_and_per_unit():
+    g = T.matrix()
+    rng = np.random.RandomState(3)
+    steps = [fx(rng.randn(4, 3) * scale) for scale in (1.0, 0.01, 0.5)]
+    for axes, kept in ((None, None), ([(0,)], 1)):
+        (inc,), state = ops.rms_increments([g], 0.1, shapes=[(4, 3)], axes=axes, beta=0.9)
+        f = theano.function([g], inc, updates=state)
+        v = np.zeros(3 if kept else 1)
+        for t, step in enumerate(steps, 1):
+            mean_square = (step ** 2).mean(axis=0) if kept else np.array([(step ** 2).mean()])
+            v = 0.9 * v + 0.1 * mean_square
+            expected = -0.1 * step / (np.sqrt(v / (1 - 0.9 ** t)) + 1e-8)
+            assert np.allclose(f(step), expected, rtol=1e-5)
+        sizes = sorted(var.get_value().size for var in state)
+        assert sizes == ([1, 1] if kept is None else [1, 3])   # time step and the RMS
+    # The first step of any size moves by about lr per weight: the scale is gone.
+    (inc,), state = ops.rms_increments([g], 0.1, shapes=[(4, 3)])
+    f = theano.function([g], inc, updates=state)
+    out = f(fx(np.full((4, 3), 1e-4)))
+    assert np.allclose(out, -0.1, rtol=1e-3)

@@ -9,7 +9,6 @@ test images.
 from __future__ import division
 
 import glob
-import json
 import os
 
 import gxnor_compat  # noqa: F401
@@ -88,17 +87,9 @@ def committed_models():
 
 @pytest.mark.skipif(not committed_models(), reason='no committed MNIST model in weights/')
 def test_committed_model_predictions_equal_theano_on_all_test_images(mnist_data):
-    import mnist
+    import model_sparsity
     path = committed_models()[-1]
-    saved = np.load(path)
-    config = json.loads(str(saved['__meta__']))['config']
-    args = binary_net.parse_args(mnist.EXPERIMENT, [])
-    for key, value in config.items():
-        setattr(args, key, value)
-    input_var = T.tensor4()
-    network = mnist.build_network(input_var, args)
-    for key, param in binary_net.layer_params(network).items():
-        param.set_value(saved[key].astype(param.dtype))
+    network, input_var, _ = model_sparsity.load_network(path)
     X, y = mnist_data['test']
     theano_scores = theano.function(
         [input_var], lasagne.layers.get_output(network, deterministic=True))

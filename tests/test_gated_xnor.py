@@ -155,13 +155,17 @@ def plain_conv(x, w, stride, pad):
     return out
 
 
-@pytest.mark.parametrize('channels,size,kernel,stride,pad', [
+# (channels, size, kernel, stride, pad) of the packed convolution tests.
+CONV_CASES = [
     (1, 7, (3, 3), (1, 1), (0, 0)),
     (3, 9, (5, 3), (2, 1), (2, 1)),
     (8, 6, (1, 1), (1, 1), (0, 0)),
     (13, 11, (3, 5), (3, 2), (1, 2)),
     (70, 5, (3, 3), (1, 1), (1, 1)),
-])
+]
+
+
+@pytest.mark.parametrize('channels,size,kernel,stride,pad', CONV_CASES)
 def test_packed_conv_equals_plain_conv(channels, size, kernel, stride, pad):
     rng = np.random.RandomState(channels)
     x = ternary(rng, (3, channels, size, size + 2), 0.6)

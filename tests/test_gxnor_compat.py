@@ -38,3 +38,36 @@ def test_patched_ops_give_numpy_values_on_the_cpu():
     for got, want in ((mx, np.maximum(a, b)), (mn, np.minimum(a, b)), (rd, np.round(a))):
         assert np.array_equal(np.isnan(got), np.isnan(want))
         assert np.array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
+def test_flags_fill_in_what_the_user_did_not_set(monkeypatch, tmp_path):
+    monkeypatch.setenv('THEANORC', str(tmp_path / 'none'))
+    monkeypatch.setattr(gxnor_compat, '_cpu_count', lambda: 2)
+    env = {'THEANO_FLAGS': 'floatX=float64'}
+    flags = gxnor_compat.configure_theano_flags(env).split(',')
+    assert flags[0] == 'floatX=float64' and 'floatX=float32' not in flags
+    assert 'openmp=True' in flags
+    assert any(f.startswith('blas.ldflags=') for f in flags)
+    assert env['THEANO_FLAGS'] == ','.join(flags)
+
+
+def test_openmp_left_to_the_user_and_off_on_one_core(monkeypatch, tmp_path):
+    monkeypatch.setenv('THEANORC', str(tmp_path / 'none'))
+    monkeypatch.setattr(gxnor_compat, '_cpu_count', lambda: 2)
+    flags = gxnor_compat.configure_theano_flags({'THEANO_FLAGS': 'openmp=False'})
+    assert 'openmp=False' in flags and 'openmp=True' not in flags
+    rc = tmp_path / 'theanorc'
+    rc.write_text(u'[global]\nopenmp = False\n')
+    monkeypatch.setenv('THEANORC', str(rc))
+    assert 'openmp' not in gxnor_compat.configure_theano_flags({})
+    monkeypatch.setenv('THEANORC', str(tmp_path / 'none'))
+    monkeypatch.setattr(gxnor_compat, '_cpu_count', lambda: 1)
+    assert 'openmp' not in gxnor_compat.configure_theano_flags({})
+
+
+def test_this_process_runs_elementwise_loops_with_openmp():
+    # The flags were set before Theano was imported (conftest imports gxnor_compat).
+    import os
+    if 'openmp' in os.environ.get('THEANO_FLAGS', '').replace('openmp=True', ''):
+        return  # the user chose
+    assert theano.config.openmp == (gxnor_compat._cpu_count() > 1)

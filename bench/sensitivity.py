@@ -1,0 +1,237 @@
+#!/usr/bin/env python
+"""GXNOR-Net on a reduced MNIST protocol: error and sparsity against r, a, m
+and the number of weight and activation states (the paper's studies).
+
+One parameter changes at a time from the paper's defaults (r = 1, a = 0.5,
+m = 3, N = 1, ternary activations).  For every setting ``mnist.py`` trains
+once per seed (``mnist_runs.py``: resumable, finished runs are read back);
+then the model of the best validation epoch runs on the test images and
+``model_sparsity.py`` counts its zero activations and closed gates (the
+same integers as ``gated_xnor.py``, which handles N <= 1 only)::
+
+    python bench/sensitivity.py --data-dir ../shared/data/mnist \\
+        [--epochs 5 --train-size 10000 --val-size 5000 --batch-size 100 \\
+         --lr-start 0.1 --lr-end 0.01 --seeds 1234] [--out results/sensitivity] \\
+        [--json bench/results/sensitivity.json --png bench/results/sensitivity.png]
+    python bench/sensitivity.py --plot bench/results/sensitivity.json --png out.png
+
+``--only r,m`` runs some parameters; ``--settings r=0.5,N=2`` some points.
+The JSON file (rewritten after every run) has one record per setting and
+seed; the PNG one panel per parameter: test error at the best validation
+epoch (left axis) and the shares of zero activations and of closed gates
+(right axis), means over the seeds.
+"""
+from __future__ import division, print_function
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections import OrderedDict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import mnist_runs  # noqa: E402  (puts the repository on sys.path)
+
+__all__ = ['BASELINE', 'GRID', 'settings', 'setting_flags', 'plot', 'main']
+
+# The paper's defaults, and the values tried for each parameter.
+BASELINE = OrderedDict([('r', 1.0), ('a', 0.5), ('m', 3.0), ('N', 1), ('act_N', 1)])
+GRID = OrderedDict([('r', [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]),
+                    ('a', [0.25, 0.5, 1.0]),
+                    ('m', [1.0, 3.0, 10.0]),
+                    ('N', [0, 1, 2, 3]),
+                    ('act_N', [0, 1, 2, 3])])
+LABELS = dict(r='activation threshold r', a='derivative window a', m='DST nonlinearity m',
+              N='weight states 2^N+1 (N)', act_N='activation levels 2^N+1 (act-N)')
+FLAG = dict(r='--r', a='--a', m='--m', N='--N', act_N='--act-N')
+
+
+def _value(param, text):
+    return int(text) if isinstance(BASELINE[param], int) else float(text)
+
+
+def settings(only='', points=''):
+    """(param, value) pairs to run, panel by panel.
+
+    Examples
+    --------
+    >>> settings(points='r=0.5,N=2')
+    [('r', 0.5), ('N', 2)]
+    >>> len(settings(only='m'))
+    3
+    """
+    if points:
+        chosen = []
+        for item in points.split(','):
+            param, _, value = item.partition('=')
+            if param not in BASELINE or not value:
+                raise ValueError('unknown setting %r (use e.g. r=0.5; parameters: %s)'
+                                 % (item, ', '.join(BASELINE)))
+            chosen.append((param, _value(param, value)))
+        return chosen
+    params = [p for p in only.split(',') if p] or list(GRID)
+    unknown = [p for p in params if p not in GRID]
+    if unknown:
+        raise ValueError('unknown parameters %s (choose from %s)'
+                         % (', '.join(unknown), ', '.join(GRID)))
+    return [(param, value) for param in params for value in GRID[param]]
+
+
+def setting_flags(param, value):
+    """mnist.py flags of the baseline with ``param`` set to ``value``."""
+    config = OrderedDict(BASELINE)
+    config[param] = value
+    flags = ['--method', 'gxnor']
+    for key, val in config.items():
+        flags += [FLAG[key], str(val)]
+    return flags
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    mnist_runs.add_protocol_arguments(p)
+    p.add_argument('--lr-start', type=float, default=0.1)
+    p.add_argument('--lr-end', type=float, default=0.01)
+    p.add_argument('--seeds', default='1234', help='comma-separated')
+    p.add_argument('--only', default='', help='parameters to vary (default: all of %s)'
+                   % ', '.join(GRID))
+    p.add_argument('--settings', default='', help='points to run instead, e.g. r=0.5,N=2')
+    p.add_argument('--out', default=os.path.join('results', 'sensitivity'),
+                   help='folder of the runs and logs')
+    p.add_argument('--json', default=None, help='default: <out>/sensitivity.json')
+    p.add_argument('--png', default=None, help='default: <out>/sensitivity.png')
+    p.add_argument('--plot', metavar='JSON', default=None,
+                   help='only draw --png from this summary file')
+    args = p.parse_args(argv)
+    try:
+        args.seeds = [int(s) for s in args.seeds.split(',') if s]
+        args.points = settings(args.only, args.settings)
+    except ValueError as err:
+        p.error(str(err))
+    if not args.seeds:
+        p.error('--seeds needs at least one seed')
+    return args
+
+
+def _measure(model_path, X):
+    import model_sparsity
+    counts = model_sparsity.measure_sparsity(model_path, X)
+    layers = [dict((k, row[k]) for k in ('name', 'gate_closed_share', 'input_zero_share',
+                                         'weight_zero_share')) for row in counts['layers']]
+    return dict(gate_closed_share=counts['gate_closed_share'],
+                activation_zero_share=counts['activation_zero_share'], layers=layers)
+
+
+def run_setting(param, value, seed, args, X, measured):
+    """Train (or read back) one setting and seed; one record."""
+    argv = (mnist_runs.protocol_flags(args, args.lr_start, args.lr_end, seed) +
+            setting_flags(param, value))
+    run_name, _, model_path, _ = mnist_runs.run_paths(argv, args.out)
+    data, note = mnist_runs.run_mnist('%s=%s seed %d' % (param, value, seed), argv, args.out)
+    record = dict(param=param, value=value, seed=seed, run=run_name, note=note,
+                  test_err_at_best_val=None)
+    if data is None:
+        return record
+    record.update(test_err_at_best_val=data['test_err_at_best_val'],
+                  best_test_err=data['best_test_err'], best_val_err=data['best_val_err'],
+                  best_val_epoch=data['best_val_epoch'], epochs_done=data['epochs_done'])
+    if run_name not in measured and os.path.exists(model_path):
+        measured[run_name] = _measure(model_path, X)
+    record.update(measured.get(run_name, {}))
+    return record
+
+
+def _means(records, param):
+    """{value: (error, activation zeros, closed gates)} averaged over seeds."""
+    by_value = OrderedDict()
+    for r in records:
+        if r['param'] == param and r.get('test_err_at_best_val') is not None and \
+                'gate_closed_share' in r:
+            by_value.setdefault(r['value'], []).append(r)
+    return OrderedDict(
+        (value, tuple(sum(r[k] for r in rs) / len(rs) for k in
+                      ('test_err_at_best_val', 'activation_zero_share', 'gate_closed_share')))
+        for value, rs in sorted(by_value.items()))
+
+
+def plot(summary, path):
+    """One panel per parameter: error (left axis), sparsity (right axis)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    params = [p for p in GRID if _means(summary['records'], p)]
+    fig, axes = plt.subplots(1, max(len(params), 1), figsize=(3.6 * max(len(params), 1), 3.4),
+                             squeeze=False)
+    for ax, param in zip(axes[0], params):
+        means = _means(summary['records'], param)
+        values = list(means)
+        positions = list(range(len(values))) if param in ('N', 'act_N') else values
+        ax.plot(positions, [means[v][0] for v in values], 'ro-', label='test error (%)')
+        ax.set_xlabel(LABELS[param])
+        ax.set_xticks(positions)
+        ax.set_xticklabels(['%g' % v for v in values])
+        ax.set_ylabel('test error at best val. (%)', color='r')
+        twin = ax.twinx()
+        twin.plot(positions, [means[v][1] for v in values], 'bs--', label='zero activations')
+        twin.plot(positions, [means[v][2] for v in values], 'g^--', label='closed gates')
+        twin.set_ylim(0, 1)
+        twin.set_ylabel('share', color='b')
+        if param == params[-1]:
+            twin.legend(loc='best', fontsize=7)
+    fig.suptitle('GXNOR-Net, MNIST %s training images, %d epochs, seeds %s (%s)' % (
+        format(summary['protocol']['train_size'] or 50000, ','), summary['protocol']['epochs'],
+        ','.join(str(s) for s in summary['seeds']), summary['date']), fontsize=9)
+    fig.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+    fig.savefig(path, format='png', dpi=80)
+    plt.close(fig)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    json_path = args.json or os.path.join(args.out, 'sensitivity.json')
+    png_path = args.png or os.path.join(args.out, 'sensitivity.png')
+    if args.plot:
+        plot(mnist_runs.read_json(args.plot), png_path)
+        print('Written to %s' % png_path)
+        return 0
+    import datasets
+    X = datasets.load_test('mnist', args.data_dir, download=False)[0]
+    if args.test_size:
+        X = X[:args.test_size]
+    summary = dict(protocol=dict(epochs=args.epochs, train_size=args.train_size,
+                                 val_size=args.val_size, test_size=args.test_size,
+                                 batch_size=args.batch_size, lr_start=args.lr_start,
+                                 lr_end=args.lr_end),
+                   baseline=BASELINE, seeds=args.seeds, date=time.strftime('%Y-%m-%d'),
+                   python=platform.python_version(),
+                   command='python bench/sensitivity.py ' + ' '.join(
+                       argv if argv is not None else sys.argv[1:]),
+                   records=[])
+    measured = {}
+    for param, value in args.points:
+        for seed in args.seeds:
+            summary['records'].append(run_setting(param, value, seed, args, X, measured))
+            mnist_runs.write_json(json_path, summary)
+    plot(summary, png_path)
+    for r in summary['records']:
+        if r.get('test_err_at_best_val') is None:
+            print('%s=%-5s seed %-5d %s' % (r['param'], r['value'], r['seed'], r['note']))
+            continue
+        print('%s=%-5s seed %-5d test err. at best val. %5.2f%%  zero activations %.3f  '
+              'closed gates %.3f %s' % (r['param'], r['value'], r['seed'],
+                                        r['test_err_at_best_val'],
+                                        r.get('activation_zero_share', float('nan')),
+                                        r.get('gate_closed_share', float('nan')), r['note']))
+    print('Written to %s and %s' % (json_path, png_path))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
