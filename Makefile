@@ -36,7 +36,7 @@ STAMP := .requirements-installed
 # else empty (mnist.py then downloads into ./data/mnist; tests skip).
 MNIST_DIR ?= $(or $(GXNOR_MNIST_DIR),$(if $(wildcard ../shared/data/mnist/.),../shared/data/mnist))
 # The CPU protocol (the authors' defaults are batch 10000, 4000 epochs).
-MNIST_FLAGS ?= --batch-size 1000 --epochs 100 --lr-start 0.1 --lr-end 1e-05
+MNIST_FLAGS ?= --batch-size 1000 --epochs 120 --lr-start 0.1 --lr-end 0.001
 BENCH_FLAGS ?=
 COMPARE_FLAGS ?= --json bench/results/compare_methods.json
 SENSITIVITY_FLAGS ?= --json bench/results/sensitivity.json --png bench/results/sensitivity.png
