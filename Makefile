@@ -37,7 +37,7 @@ STAMP := .requirements-installed
 MNIST_DIR ?= $(or $(GXNOR_MNIST_DIR),$(if $(wildcard ../shared/data/mnist/.),../shared/data/mnist))
 # The CPU protocol (the authors' defaults are batch 10000, 4000 epochs).
 MNIST_FLAGS ?= --batch-size 1000 --epochs 120 --lr-start 0.1 --lr-end 0.001
-BENCH_FLAGS ?=
+BENCH_FLAGS ?= --json bench/results/training.json
 COMPARE_FLAGS ?= --json bench/results/compare_methods.json
 SENSITIVITY_FLAGS ?= --json bench/results/sensitivity.json --png bench/results/sensitivity.png
 
@@ -194,7 +194,7 @@ run_gpu_tests = GXNOR_REQUIRE_GPU_BACKEND=1 GXNOR_GPU_DEVICE='$(GPU_DEVICE)' \
 
 test: sysdeps venv27 venv311 venv-numpy2 venv-gpu
 	@status=0; $(run_tests) $(VENV27) $(VENV311) || status=1; \
-	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='tests/test_gated_xnor.py tests/test_gxnor_kernels.py' bash tools/run-tests.sh $(VENV_NP2) \
+	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='tests/test_gated_xnor.py tests/test_gxnor_kernels.py gated_xnor.py gxnor_kernels.py gxnor_engine' bash tools/run-tests.sh $(VENV_NP2) \
 	    || status=1; \
 	$(run_gpu_tests) || status=1; exit $$status
 
@@ -202,7 +202,7 @@ test-gpu: venv-gpu
 	$(run_gpu_tests)
 
 test-numpy2: venv-numpy2
-	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='tests/test_gated_xnor.py tests/test_gxnor_kernels.py' bash tools/run-tests.sh $(VENV_NP2)
+	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='tests/test_gated_xnor.py tests/test_gxnor_kernels.py gated_xnor.py gxnor_kernels.py gxnor_engine' bash tools/run-tests.sh $(VENV_NP2)
 
 test27: sysdeps venv27
 	$(run_tests) $(VENV27)

@@ -14,6 +14,14 @@ would leave them).  Images: the MNIST test set through ``datasets.py``
 (``--data-dir``, ``$GXNOR_MNIST_DIR`` or ``../shared/data/mnist``), else
 random uint8 images.
 
+``--cifar-random`` adds, in the same run, the same comparison on the
+CIFAR-10 network of ``cifar10.py`` (2x128C3-MP2-2x256C3-MP2-2x512C3-MP2-
+1024FC-10) with random ternary weights, batch-norm statistics measured on
+the images and random gamma, beta and biases, on random uint8 images
+(``--cifar-images``), the same images for both sides.  The model file is
+written to a temporary folder and removed.  ``--json PATH`` writes every
+figure as JSON.
+
 Examples
 --------
 ::
@@ -21,11 +29,13 @@ Examples
     python bench/bench_gated_xnor.py                         # newest model or random one
     python bench/bench_gated_xnor.py weights/mnist.npz --limit 2000 --popcount table
     python bench/bench_gated_xnor.py weights/mnist.npz --kernel numpy   # no compiled kernels
+    python bench/bench_gated_xnor.py weights/mnist.npz --cifar-random --json out.json
 """
 from __future__ import absolute_import, division, print_function
 
 import argparse
 import glob
+import json
 import os
 import shutil
 import sys
@@ -42,7 +52,8 @@ if ROOT not in sys.path:
 import gated_xnor as gx  # noqa: E402
 import gxnor_kernels as gk  # noqa: E402
 
-__all__ = ['FloatNet', 'mnist_layers', 'random_mnist_model', 'load_images', 'main']
+__all__ = ['FloatNet', 'mnist_layers', 'cifar10_layers', 'random_model', 'random_mnist_model',
+           'random_cifar10_model', 'load_images', 'measure', 'main']
 
 
 # ----------------------------------------------------------------------------- float32 pass
@@ -156,44 +167,98 @@ class FloatNet(object):
 
 # ----------------------------------------------------------------------------- model and data
 
+def _weights(name, kind, H, N, **extra):
+    spec = dict(kind=kind, name=name, discrete=True, H=H, N=N,
+                params=dict(W=name + '.W', b=name + '.b'))
+    spec.update(extra)
+    return spec
+
+
+def _bn(name, axes):
+    return dict(kind='batchnorm', name=name + '_bn', epsilon=1e-4, axes=axes,
+                params=dict((p, '%s_bn.%s' % (name, p))
+                            for p in ('beta', 'gamma', 'mean', 'inv_std')))
+
+
+_POOL = dict(kind='maxpool', pool_size=[2, 2], stride=[2, 2], pad=[0, 0], ignore_border=True)
+
+
+def _conv_block(name, filters, size, pad, pool, act, H, N):
+    """conv, [pool], batch norm, activation: binary_net.conv_block's order."""
+    conv = _weights(name, 'conv', H, N, num_filters=filters, filter_size=[size, size],
+                    stride=[1, 1], pad=[pad, pad], flip_filters=False)
+    return [conv] + ([_POOL] if pool else []) + [_bn(name, [0, 2, 3]), act]
+
+
 def mnist_layers(act_N=1, r=1.0, H=1.0, N=1):
     """The paper's MNIST network in the gxnor-model layer format."""
-    def weights(name, kind, **extra):
-        spec = dict(kind=kind, name=name, discrete=True, H=H, N=N,
-                    params=dict(W=name + '.W', b=name + '.b'))
-        spec.update(extra)
-        return spec
-
-    def bn(name, axes):
-        return dict(kind='batchnorm', name=name + '_bn', epsilon=1e-4, axes=axes,
-                    params=dict((p, '%s_bn.%s' % (name, p))
-                                for p in ('beta', 'gamma', 'mean', 'inv_std')))
-    pool = dict(kind='maxpool', pool_size=[2, 2], stride=[2, 2], pad=[0, 0], ignore_border=True)
     act = dict(kind='activation', act_N=act_N, r=r, a=0.5, window='rect')
-    conv = dict(filter_size=[5, 5], stride=[1, 1], pad=[0, 0], flip_filters=False)
-    return [dict(kind='input', shape=[1, 28, 28]),
-            weights('conv1', 'conv', num_filters=32, **conv), pool, bn('conv1', [0, 2, 3]), act,
-            weights('conv2', 'conv', num_filters=64, **conv), pool, bn('conv2', [0, 2, 3]), act,
-            weights('fc3', 'dense', num_units=512), bn('fc3', [0]), act,
-            weights('fc4', 'dense', num_units=10), bn('fc4', [0])]
+    return ([dict(kind='input', shape=[1, 28, 28])] +
+            _conv_block('conv1', 32, 5, 0, True, act, H, N) +
+            _conv_block('conv2', 64, 5, 0, True, act, H, N) +
+            [_weights('fc3', 'dense', H, N, num_units=512), _bn('fc3', [0]), act,
+             _weights('fc4', 'dense', H, N, num_units=10), _bn('fc4', [0])])
+
+
+def cifar10_layers(act_N=1, r=1.0, H=1.0, N=1):
+    """cifar10.py's network, 2x128C3-MP2-2x256C3-MP2-2x512C3-MP2-1024FC-10."""
+    act = dict(kind='activation', act_N=act_N, r=r, a=0.5, window='rect')
+    layers = [dict(kind='input', shape=[3, 32, 32])]
+    for stage, width in enumerate((128, 256, 512)):
+        layers += _conv_block('conv%da' % (stage + 1), width, 3, 1, False, act, H, N)
+        layers += _conv_block('conv%db' % (stage + 1), width, 3, 1, True, act, H, N)
+    return layers + [_weights('fc1', 'dense', H, N, num_units=1024), _bn('fc1', [0]), act,
+                     _weights('fc2', 'dense', H, N, num_units=10), _bn('fc2', [0])]
+
+
+def _weight_shapes(layers):
+    """(name, W shape, units) of every conv/dense layer, walking the shapes."""
+    shape, out = tuple(layers[0]['shape']), []
+    for spec in layers[1:]:
+        if spec['kind'] == 'conv':
+            (kh, kw), (ph, pw) = spec['filter_size'], spec['pad']
+            units = spec['num_filters']
+            out.append((spec['name'], (units, shape[0], kh, kw), units))
+            shape = (units, shape[1] + 2 * ph - kh + 1, shape[2] + 2 * pw - kw + 1)
+        elif spec['kind'] == 'maxpool':
+            shape = (shape[0], shape[1] // 2, shape[2] // 2)
+        elif spec['kind'] == 'dense':
+            units = spec['num_units']
+            out.append((spec['name'], (int(np.prod(shape)), units), units))
+            shape = (units,)
+    return out
+
+
+def random_model(path, layers, X_calibrate, seed=0, density=2.0 / 3, dataset='mnist'):
+    """Write a random ternary model of `layers` whose batch norms fit `X_calibrate`.
+
+    Weights in {-1, 0, 1} with P(non-zero) = `density`; biases, gamma > 0 and
+    beta random; batch-norm mean and inv_std measured on the images (valid:
+    inv_std > 0), as a trained model's running averages would be.
+    """
+    rng = np.random.RandomState(seed)
+    arrays = {}
+    for name, shape, units in _weight_shapes(layers):
+        values = rng.choice([-1.0, 1.0], size=shape) * (rng.uniform(size=shape) < density)
+        arrays[name + '.W'] = values.astype(np.float32)
+        arrays[name + '.b'] = rng.normal(0, 0.5, units).astype(np.float32)
+        arrays[name + '_bn.gamma'] = rng.uniform(0.5, 1.5, units).astype(np.float32)
+        arrays[name + '_bn.beta'] = rng.normal(0, 0.3, units).astype(np.float32)
+    input_shape = list(layers[0]['shape'])
+    meta = dict(format='gxnor-model', version=1, input_shape=input_shape, layers=layers)
+    FloatNet(meta, arrays, calibrate=X_calibrate)      # fills the batch-norm statistics
+    gx.save_model(path, layers, arrays, dict(dataset=dataset, input_shape=input_shape,
+                                             config=dict(random=True, seed=seed)))
 
 
 def random_mnist_model(path, X_calibrate, seed=0, density=2.0 / 3):
     """Write a random ternary MNIST model whose batch norms fit `X_calibrate`."""
-    rng = np.random.RandomState(seed)
-    layers = mnist_layers()
-    arrays = {}
-    shapes = dict(conv1=(32, 1, 5, 5), conv2=(64, 32, 5, 5), fc3=(1024, 512), fc4=(512, 10))
-    for name, shape in shapes.items():
-        values = rng.choice([-1.0, 1.0], size=shape) * (rng.uniform(size=shape) < density)
-        arrays[name + '.W'] = values.astype(np.float32)
-        units = shape[0] if name.startswith('conv') else shape[1]
-        arrays[name + '.b'] = rng.normal(0, 0.5, units).astype(np.float32)
-        arrays[name + '_bn.gamma'] = rng.uniform(0.5, 1.5, units).astype(np.float32)
-        arrays[name + '_bn.beta'] = rng.normal(0, 0.3, units).astype(np.float32)
-    meta = dict(format='gxnor-model', version=1, input_shape=[1, 28, 28], layers=layers)
-    FloatNet(meta, arrays, calibrate=X_calibrate)      # fills the batch-norm statistics
-    gx.save_model(path, layers, arrays, dict(config=dict(random=True, seed=seed)))
+    random_model(path, mnist_layers(), X_calibrate, seed, density)
+
+
+def random_cifar10_model(path, X_calibrate, seed=0, density=2.0 / 3):
+    """Write a random ternary model of cifar10.py's network (batch norms fit `X_calibrate`)."""
+    random_model(path, cifar10_layers(), X_calibrate, seed, density, dataset='cifar10')
 
 
 def newest_model():
@@ -236,6 +301,75 @@ def _timed(function, repeat):
     return result, best
 
 
+def _load(path):
+    """(engine model, float32 reference) of a model file."""
+    model = gx.load_model(path)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = dict((k, data[k]) for k in data.files if k != '__meta__')
+    return model, FloatNet(model.meta, arrays)
+
+
+def measure(model, reference, X, batch_size, repeat, method=None, kernel=None):
+    """Best-of-`repeat` throughput of the engine and the float32 pass on the same X.
+
+    Returns
+    -------
+    dict: images, engine_seconds, float32_seconds, engine_images_per_s,
+    float32_images_per_s, ratio (engine/float32 throughput), agree (equal
+    predictions), the model sizes of :meth:`GXNORModel.model_bytes`, and the
+    predictions (pred_engine, pred_float32; arrays, not for JSON).
+    """
+    # Warm up both (page faults, BLAS thread start) on a small batch.
+    model.forward(X[:50], method=method, kernel=kernel)
+    reference.forward(X[:50])
+    scores, t_engine = _timed(lambda: model.forward(X, batch_size=batch_size, method=method,
+                                                    kernel=kernel), repeat)
+    floats, t_float = _timed(lambda: reference.forward(X, batch_size=batch_size), repeat)
+    n = len(X)
+    pred_engine = scores.reshape(n, -1).argmax(axis=1)
+    pred_float = floats.reshape(n, -1).argmax(axis=1)
+    out = dict(images=n, engine_seconds=t_engine, float32_seconds=t_float,
+               engine_images_per_s=n / t_engine, float32_images_per_s=n / t_float,
+               ratio=t_float / t_engine, agree=int(np.sum(pred_engine == pred_float)),
+               pred_engine=pred_engine, pred_float32=pred_float)
+    out.update(('size_' + k, v) for k, v in model.model_bytes().items())
+    return out
+
+
+def _print_measurement(r, prefix=''):
+    n = r['images']
+    print('%-11s %9.1f images/s  (%.2f s, gated XNOR on packed bits)'
+          % (prefix + 'engine', r['engine_images_per_s'], r['engine_seconds']))
+    print('%-11s %9.1f images/s  (%.2f s, im2col + BLAS)'
+          % (prefix + 'float32', r['float32_images_per_s'], r['float32_seconds']))
+    print('%-11s %.2fx engine/float32 throughput' % (prefix + 'ratio', r['ratio']))
+    print('%-11s packed %d B vs float32 %d B: %.1fx smaller '
+          '(weights alone: %d vs %d B, %.1fx)'
+          % (prefix + 'model size', r['size_packed'], r['size_float32'],
+             r['size_float32'] / r['size_packed'], r['size_packed_weights'],
+             r['size_float32_weights'], r['size_float32_weights'] / r['size_packed_weights']))
+    print('%-11s %d/%d predictions equal (%.3f%%)'
+          % (prefix + 'agreement', r['agree'], n, 100.0 * r['agree'] / n))
+
+
+def _cifar_random(args, method):
+    """The CIFAR-10 network, random ternary weights, random images: measurement dict."""
+    X = np.random.RandomState(1).randint(0, 256, size=(args.cifar_images, 3, 32, 32))
+    X = X.astype(np.uint8)
+    folder = tempfile.mkdtemp(prefix='gxnor-bench-cifar-')
+    try:
+        path = os.path.join(folder, 'random_cifar10.npz')
+        random_cifar10_model(path, X[:64])
+        model, reference = _load(path)
+    finally:
+        shutil.rmtree(folder)
+    return measure(model, reference, X, args.batch_size, args.repeat, method, args.kernel)
+
+
+def _json_ready(result):
+    return dict((k, v) for k, v in result.items() if not isinstance(v, np.ndarray))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('model', nargs='?', help='gxnor-model .npz (default: newest '
@@ -251,7 +385,16 @@ def main(argv=None):
     parser.add_argument('--kernel', choices=gk.KERNEL_CHOICES, default=None,
                         help='engine kernels: compiled C or NumPy (default auto, or '
                              '$GXNOR_KERNELS: C when it builds)')
+    parser.add_argument('--cifar-random', action='store_true',
+                        help="also measure cifar10.py's network with random ternary weights "
+                             'on random images')
+    parser.add_argument('--cifar-images', type=int, default=1000,
+                        help='random images of the CIFAR-10 measurement')
+    parser.add_argument('--json', default=None, metavar='PATH',
+                        help='also write the figures as JSON to PATH')
     args = parser.parse_args(argv)
+    if args.repeat < 1 or args.batch_size < 1 or args.cifar_images < 1:
+        parser.error('--repeat, --batch-size and --cifar-images must be >= 1')
 
     X, y, data_text = load_images(args.data_dir, args.limit)
     path = args.model or newest_model()
@@ -264,10 +407,7 @@ def main(argv=None):
     else:
         model_text = path
     try:
-        model = gx.load_model(path)
-        with np.load(path, allow_pickle=False) as data:
-            arrays = dict((k, data[k]) for k in data.files if k != '__meta__')
-        reference = FloatNet(model.meta, arrays)
+        model, reference = _load(path)
     except gx.ModelError as exc:
         print('error: %s' % exc, file=sys.stderr)
         return 2
@@ -283,38 +423,35 @@ def main(argv=None):
         return 2
     if kernels is None:
         kernel_text += ', popcount %s' % gx._resolve_method(method)
-    # Warm up both (page faults, BLAS thread start) on a small batch.
-    model.forward(X[:50], method=method, kernel=args.kernel)
-    reference.forward(X[:50])
-    scores, t_engine = _timed(lambda: model.forward(X, batch_size=args.batch_size,
-                                                    method=method, kernel=args.kernel),
-                              args.repeat)
-    floats, t_float = _timed(lambda: reference.forward(X, batch_size=args.batch_size),
-                             args.repeat)
-    pred_engine = scores.reshape(len(X), -1).argmax(axis=1)
-    pred_float = floats.reshape(len(X), -1).argmax(axis=1)
+    result = measure(model, reference, X, args.batch_size, args.repeat, method, args.kernel)
 
     n = len(X)
-    size = model.model_bytes()
     print('model       %s' % model_text)
     print('images      %d, %s' % (n, data_text))
     print('numpy       %s, Python %s, batch %d'
           % (np.__version__, sys.version.split()[0], args.batch_size))
     print('kernel      %s' % kernel_text)
-    print('engine      %9.1f images/s  (%.2f s, gated XNOR on packed bits)'
-          % (n / t_engine, t_engine))
-    print('float32     %9.1f images/s  (%.2f s, im2col + BLAS)' % (n / t_float, t_float))
-    print('ratio       %.2fx engine/float32 throughput' % (t_float / t_engine))
-    print('model size  packed %d B vs float32 %d B: %.1fx smaller '
-          '(weights alone: %d vs %d B, %.1fx)'
-          % (size['packed'], size['float32'], size['float32'] / size['packed'],
-             size['packed_weights'], size['float32_weights'],
-             size['float32_weights'] / size['packed_weights']))
-    agree = int(np.sum(pred_engine == pred_float))
-    print('agreement   %d/%d predictions equal (%.3f%%)' % (agree, n, 100.0 * agree / n))
+    _print_measurement(result)
+    report = dict(model=model_text, images_source=data_text, numpy=np.__version__,
+                  python=sys.version.split()[0], batch_size=args.batch_size,
+                  repeat=args.repeat, kernel=kernel_text, mnist=_json_ready(result))
     if y is not None:
+        accuracy = dict(engine=float(np.mean(result['pred_engine'] == y)),
+                        float32=float(np.mean(result['pred_float32'] == y)))
         print('accuracy    engine %.2f%%, float32 %.2f%%'
-              % (100.0 * np.mean(pred_engine == y), 100.0 * np.mean(pred_float == y)))
+              % (100.0 * accuracy['engine'], 100.0 * accuracy['float32']))
+        report['mnist']['accuracy'] = accuracy
+    if args.cifar_random:
+        cifar = _cifar_random(args, method)
+        print('')
+        print('cifar10     random model of cifar10.py (ternary weights, density 2/3), '
+              '%d random images' % cifar['images'])
+        _print_measurement(cifar, prefix='  ')
+        report['cifar10_random'] = _json_ready(cifar)
+    if args.json:
+        with open(args.json, 'w') as handle:
+            json.dump(report, handle, indent=1, sort_keys=True)
+            handle.write('\n')
     return 0
 
 

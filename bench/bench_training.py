@@ -6,7 +6,10 @@ times the same number of training minibatches for each, side by side in one
 run, and counts the bytes of every variable a training step updates (weights,
 optimizer moments; the random generator state is left out):
 
-    python bench/bench_training.py [--batch-size 100] [--batches 30]
+    python bench/bench_training.py [--batch-size 100] [--batches 30] [--json FILE]
+
+--json writes the table's numbers, the command, the date and the machine to
+FILE (``make bench`` writes bench/results/training.json).
 
 Uses the real MNIST images when found (--data-dir, $GXNOR_MNIST_DIR or
 ../shared/data/mnist), random images otherwise: the timing does not depend
@@ -15,7 +18,9 @@ on the pixel values.
 from __future__ import division, print_function
 
 import argparse
+import datetime
 import os
+import platform
 import sys
 import time
 
@@ -31,6 +36,7 @@ import binary_net  # noqa: E402
 import datasets  # noqa: E402
 import gxnor_layers  # noqa: E402
 import mnist  # noqa: E402
+from mnist_runs import write_json  # noqa: E402  (bench/ is on sys.path)
 
 CONFIGS = [
     ('full precision (Adam)', ['--method', 'fp']),
@@ -38,6 +44,8 @@ CONFIGS = [
     ('GXNOR, Adam-DST, int8 weights', ['--weight-storage', 'int8']),
     ('GXNOR, SGD-DST, float weights', ['--update', 'sgd']),
     ('GXNOR, SGD-DST, int8 weights', ['--update', 'sgd', '--weight-storage', 'int8']),
+    ('GXNOR, layer-RMS-DST, int8 weights', ['--update', 'layer-rms', '--weight-storage', 'int8']),
+    ('GXNOR, unit-RMS-DST, int8 weights', ['--update', 'unit-rms', '--weight-storage', 'int8']),
 ]
 
 
@@ -85,30 +93,62 @@ def measure(flags, X, y, batch_size, batches):
     return batches * batch_size / (time.time() - started), state_bytes(network, state)
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--batch-size', type=int, default=100)
     parser.add_argument('--batches', type=int, default=30)
     parser.add_argument('--data-dir', default=None)
-    opts = parser.parse_args()
+    parser.add_argument('--json', default=None, metavar='FILE',
+                        help='also write the results to FILE')
+    parser.add_argument('--machine', default='', help='what ran it, for the file')
+    parser.add_argument('--only', default='', help='configuration names separated by ";" '
+                        '(default: all; the first one run is the reference)')
+    opts = parser.parse_args(argv)
+    if opts.batch_size < 1 or opts.batches < 1:
+        parser.error('--batch-size and --batches must be positive')
+    return opts
+
+
+def main(argv=None):
+    opts = parse_args(argv)
+    wanted = [name.strip() for name in opts.only.split(';') if name.strip()]
+    configs = [c for c in CONFIGS if not wanted or c[0] in wanted]
+    if wanted and len(configs) != len(wanted):
+        sys.exit('error: unknown configuration in --only; known: %s'
+                 % '; '.join(name for name, _ in CONFIGS))
     X, y, source = load_images(opts.data_dir, opts.batch_size * opts.batches)
     print('Theano %s, Python %s, floatX %s, blas.ldflags %r, %s, batch %d, %d batches each'
           % (theano.__version__, sys.version.split()[0], theano.config.floatX,
              theano.config.blas.ldflags, source, opts.batch_size, opts.batches))
     rows = []
-    for name, flags in CONFIGS:
+    for name, flags in configs:
         speed, (weights, moments, others) = measure(flags, X, y, opts.batch_size,
                                                     opts.batches)
-        rows.append((name, speed, weights, moments, others))
+        rows.append(dict(configuration=name, flags=flags, images_per_second=speed,
+                         weight_bytes=weights, weight_optimizer_bytes=moments,
+                         other_trained_bytes=others))
         sys.stdout.flush()
-    base_speed, base_bytes = rows[0][1], sum(rows[0][2:4])
-    print('\n| configuration | images/s | vs full precision | weight bytes | weight optimizer '
-          'bytes | weights + their state vs full precision | other trained bytes |')
+    base = rows[0]
+    base_bytes = base['weight_bytes'] + base['weight_optimizer_bytes']
+    print('\n| configuration | images/s | vs %s | weight bytes | weight optimizer '
+          'bytes | weights + their state vs it | other trained bytes |' % base['configuration'])
     print('|---|---:|---:|---:|---:|---:|---:|')
-    for name, speed, weights, moments, others in rows:
+    for row in rows:
         print('| %s | %.0f | %.2fx | %s | %s | %.3fx | %s |'
-              % (name, speed, speed / base_speed, format(weights, ','), format(moments, ','),
-                 (weights + moments) / base_bytes, format(others, ',')))
+              % (row['configuration'], row['images_per_second'],
+                 row['images_per_second'] / base['images_per_second'],
+                 format(row['weight_bytes'], ','), format(row['weight_optimizer_bytes'], ','),
+                 (row['weight_bytes'] + row['weight_optimizer_bytes']) / base_bytes,
+                 format(row['other_trained_bytes'], ',')))
+    if opts.json:
+        write_json(opts.json, dict(
+            command='python bench/bench_training.py ' + ' '.join(
+                sys.argv[1:] if argv is None else argv),
+            date=datetime.date.today().isoformat(),
+            machine=opts.machine or platform.processor() or platform.machine(),
+            python=platform.python_version(), theano=theano.__version__, images=source,
+            batch_size=opts.batch_size, batches=opts.batches, rows=rows))
+    return rows
 
 
 if __name__ == '__main__':

@@ -49,7 +49,11 @@ EXTRA_ROWS = [('gxnor N=0 act-N=0', ['--method', 'gxnor', '--N', '0', '--act-N',
               ('gxnor N=2 act-N=2', ['--method', 'gxnor', '--N', '2', '--act-N', '2']),
               ('gxnor int8', ['--method', 'gxnor', '--weight-storage', 'int8']),
               ('gxnor int8 SGD-DST', ['--method', 'gxnor', '--weight-storage', 'int8',
-                                      '--update', 'sgd'])]
+                                      '--update', 'sgd']),
+              ('gxnor int8 layer-RMS-DST', ['--method', 'gxnor', '--weight-storage', 'int8',
+                                            '--update', 'layer-rms']),
+              ('gxnor int8 unit-RMS-DST', ['--method', 'gxnor', '--weight-storage', 'int8',
+                                           '--update', 'unit-rms'])]
 
 # MNIST test accuracy (%) as the TBN paper's comparison table lists them.
 PAPER_ACCURACY = {'gxnor': 99.32, 'bnn': 98.60, 'bwn': 99.38, 'twn': 99.38,

@@ -15,6 +15,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import gated_xnor as gx  # noqa: E402
+import gxnor_kernels  # noqa: E402
 from gated_xnor import ModelError  # noqa: E402
 
 # Bit counting methods to run every packed computation with.
@@ -302,6 +303,31 @@ def random_model(rng, layers, input_shape, act_density=0.5):
     return arrays
 
 
+def ref_weights(spec, arrays, unit_axis):
+    """The float64 weights a layer computes with (the compared methods' quantizers)."""
+    W = arrays[spec['params']['W']].astype(np.float64)
+    if spec.get('quantizer') == 'binaryconnect':
+        return np.where(W >= 0, 1.0, -1.0)
+    if spec.get('quantizer') == 'bwn':
+        others = tuple(a for a in range(W.ndim) if a != unit_axis)
+        alpha = np.abs(W).mean(axis=others, keepdims=True)
+        return alpha * np.where(W >= 0, 1.0, -1.0)
+    return W
+
+
+def ref_method_activation(x, spec):
+    """bnn: sign; xnor: sign times the mean |x| over channels; tbn: ternary with
+    threshold delta * mean |x| of each image (discrete_ops' formulas)."""
+    sign = np.where(x >= 0, 1.0, -1.0)
+    if spec['method'] == 'bnn':
+        return sign
+    if spec['method'] == 'xnor':
+        return sign * np.abs(x).mean(axis=1, keepdims=True)
+    threshold = spec['delta'] * np.abs(x.reshape(len(x), -1)).mean(axis=1)
+    threshold = threshold.reshape((-1,) + (1,) * (x.ndim - 1))
+    return np.where(x > threshold, 1.0, np.where(x < -threshold, -1.0, 0.0))
+
+
 def ref_forward(meta, arrays, X):
     """Float64 forward pass, written straight from the format description."""
     x = X.astype(np.float64) * 2 / 255 - 1
@@ -312,8 +338,8 @@ def ref_forward(meta, arrays, X):
         if kind != 'maxpool' and last is not None:
             records[last] = x     # after the max-pooling that directly follows
             last = None
-        if kind == 'conv':
-            W = arrays[spec['params']['W']].astype(np.float64)
+        if kind in ('conv', 'quantized_conv'):
+            W = ref_weights(spec, arrays, unit_axis=0)
             if spec['flip_filters']:
                 W = W[:, :, ::-1, ::-1]
             (sh, sw), (ph, pw) = spec['stride'], spec['pad']
@@ -330,8 +356,8 @@ def ref_forward(meta, arrays, X):
             if spec['params']['b']:
                 out += arrays[spec['params']['b']].astype(np.float64)[None, :, None, None]
             x, last = out, spec['name']
-        elif kind == 'dense':
-            x = x.reshape(len(x), -1).dot(arrays[spec['params']['W']].astype(np.float64))
+        elif kind in ('dense', 'quantized_dense'):
+            x = x.reshape(len(x), -1).dot(ref_weights(spec, arrays, unit_axis=1))
             if spec['params']['b']:
                 x = x + arrays[spec['params']['b']].astype(np.float64)
             last = spec['name']
@@ -356,6 +382,9 @@ def ref_forward(meta, arrays, X):
                 x = np.where(x >= 0, 1.0, -1.0)
             else:
                 x = np.where(x > spec['r'], 1.0, np.where(x < -spec['r'], -1.0, 0.0))
+            records['act:%d' % len(records)] = x
+        elif kind == 'quantized_activation':
+            x = ref_method_activation(x, spec)
             records['act:%d' % len(records)] = x
     if last is not None:
         records[last] = x
@@ -481,6 +510,94 @@ def test_save_model_is_atomic_and_round_trips(tmpdir):
         assert data['conv1.W'].dtype == np.float32
     assert meta['format'] == 'gxnor-model' and meta['version'] == 1
     assert meta['input_scaling'] == 'x*2/255-1' and meta['layers'] == mnist_like_layers()
+
+
+# ----------------------------------------------------------------------------- compared methods
+
+def quantized_spec(kind, name, quantizer, **shape):
+    spec = dict(kind='quantized_' + kind, name=name, quantizer=quantizer, H=1.0, bits=1,
+                stochastic=False, threshold=0.05, params=dict(W=name + '.W', b=name + '.b'))
+    if kind == 'conv':
+        spec.update(flip_filters=False, stride=[1, 1], pad=[0, 0])
+    spec.update(shape)
+    return spec
+
+
+def method_layers(quantizer, activation):
+    """As binary_net's blocks: conv1 with pooling, a strided and padded conv2
+    with partial pooling windows, dense after conv, dense after dense."""
+    act = dict(kind='quantized_activation', method=activation, bits=2, delta=0.4)
+    return [dict(kind='input', shape=[2, 13, 12]),
+            quantized_spec('conv', 'c1', quantizer, num_filters=6, filter_size=[3, 3]),
+            pool_spec(2), bn_spec('b1', [0, 2, 3]), act,
+            quantized_spec('conv', 'c2', quantizer, num_filters=70, filter_size=[3, 2],
+                           stride=[2, 1], pad=[1, 1]),
+            pool_spec(2, ignore_border=False), bn_spec('b2', [0, 2, 3]), act,
+            quantized_spec('dense', 'd3', quantizer, num_units=20), bn_spec('b3', [0]), act,
+            quantized_spec('dense', 'd4', quantizer, num_units=5), bn_spec('b4', [0])]
+
+
+def calibrated_method_model(tmpdir, layers, X, seed):
+    """Hidden weights, biases, gamma (both signs), beta at random; batch-norm
+    statistics of the float64 reference on X, perturbed."""
+    rng = np.random.RandomState(seed)
+    arrays, shape = {}, tuple(layers[0]['shape'])
+    for index, spec in enumerate(layers):
+        if spec['kind'].startswith('quantized_') and 'params' in spec:
+            if spec['kind'] == 'quantized_conv':
+                wshape = (spec['num_filters'], shape[0]) + tuple(spec['filter_size'])
+            else:
+                wshape = (int(np.prod(shape)), spec['num_units'])
+            arrays[spec['params']['W']] = rng.uniform(-1, 1, wshape).astype(np.float32)
+            units = wshape[0] if spec['kind'] == 'quantized_conv' else wshape[1]
+            arrays[spec['params']['b']] = rng.normal(0, 0.3, units).astype(np.float32)
+            shape = ref_forward(dict(layers=layers[:index + 1]), arrays, X)[0].shape[1:]
+        elif spec['kind'] == 'maxpool':
+            shape = ref_forward(dict(layers=layers[:index + 1]), arrays, X)[0].shape[1:]
+        elif spec['kind'] == 'batchnorm':
+            x = ref_forward(dict(layers=layers[:index]), arrays, X)[0]
+            axes = tuple(a for a in range(x.ndim) if a != 1)
+            p, units = spec['params'], x.shape[1]
+            arrays[p['mean']] = (x.mean(axis=axes) + rng.normal(0, 0.1, units) *
+                                 x.std(axis=axes)).astype(np.float32)
+            arrays[p['inv_std']] = (rng.uniform(0.8, 1.2, units) /
+                                    x.std(axis=axes)).astype(np.float32)
+            arrays[p['gamma']] = (rng.uniform(0.5, 2, units) *
+                                  rng.choice([-1, 1], units)).astype(np.float32)
+            arrays[p['beta']] = rng.normal(0, 0.5, units).astype(np.float32)
+    path = os.path.join(str(tmpdir), 'method.npz')
+    gx.save_model(path, layers, arrays, dict(input_shape=list(layers[0]['shape'])))
+    return path, arrays
+
+
+def c_kernels():
+    try:
+        return gxnor_kernels.select('c')[0] is not None
+    except gxnor_kernels.KernelError:       # no compiler: the NumPy paths only
+        return False
+
+
+@pytest.mark.parametrize('quantizer,activation', [
+    ('binaryconnect', 'bnn'), ('bwn', 'xnor'), ('bwn', 'tbn')])
+def test_compared_methods_equal_float64_reference(tmpdir, quantizer, activation):
+    """Integer products, float scales: equal to the float64 formulas (up to the
+    order of float64 operations), identical on every kernel and popcount path."""
+    X = np.random.RandomState(17).randint(0, 256, size=(30, 2, 13, 12)).astype(np.uint8)
+    layers = method_layers(quantizer, activation)
+    path, arrays = calibrated_method_model(tmpdir, layers, X, seed=len(activation))
+    model = gx.load_model(path)
+    expected, records = ref_forward(model.meta, arrays, X)
+    for act in (k for k in records if k.startswith('act:')):
+        assert max(np.mean(np.sign(records[act]) == v) for v in (-1, 0, 1)) < 0.9, act
+    runs = [model.forward(X, batch_size=7, method=mode, kernel='numpy') for mode in METHODS]
+    if c_kernels():
+        runs.append(model.forward(X, batch_size=7, kernel='c'))
+    for scores in runs:
+        assert np.array_equal(scores, runs[0])
+    np.testing.assert_allclose(runs[0], expected, rtol=1e-9, atol=1e-9)
+    assert np.array_equal(model.predict(X), expected.argmax(axis=1))
+    folded = [info['name'] for info in model.layers if 'threshold_channels' in info]
+    assert folded == (['c1', 'c2', 'd3'] if activation == 'bnn' else [])
 
 
 # ----------------------------------------------------------------------------- errors
