@@ -34,9 +34,11 @@ Examples
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import datetime
 import glob
 import json
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -366,6 +368,14 @@ def _cifar_random(args, method):
     return measure(model, reference, X, args.batch_size, args.repeat, method, args.kernel)
 
 
+def _cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:          # Python 2.7
+        import multiprocessing
+        return multiprocessing.cpu_count()
+
+
 def _json_ready(result):
     return dict((k, v) for k, v in result.items() if not isinstance(v, np.ndarray))
 
@@ -434,7 +444,14 @@ def main(argv=None):
     _print_measurement(result)
     report = dict(model=model_text, images_source=data_text, numpy=np.__version__,
                   python=sys.version.split()[0], batch_size=args.batch_size,
-                  repeat=args.repeat, kernel=kernel_text, mnist=_json_ready(result))
+                  repeat=args.repeat, kernel=kernel_text, mnist=_json_ready(result),
+                  command='python bench/bench_gated_xnor.py ' + ' '.join(
+                      sys.argv[1:] if argv is None else argv),
+                  date=datetime.date.today().isoformat(),
+                  machine='%s, %d CPU cores' % (platform.processor() or platform.machine(),
+                                                _cpu_count()),
+                  float32_blas_threads=os.environ.get('OPENBLAS_NUM_THREADS') or
+                  'OpenBLAS default (one per core)')
     if y is not None:
         accuracy = dict(engine=float(np.mean(result['pred_engine'] == y)),
                         float32=float(np.mean(result['pred_float32'] == y)))

@@ -707,12 +707,19 @@ def test_bench_runs_on_a_random_mnist_model(tmpdir, capsys, monkeypatch):
     path = os.path.join(str(tmpdir), 'random.npz')
     bench.random_mnist_model(path, X)
     monkeypatch.setattr(bench, 'load_images', lambda data_dir, limit: (X, None, 'random'))
-    assert bench.main([path, '--batch-size', '20']) == 0
+    report = os.path.join(str(tmpdir), 'bench.json')
+    assert bench.main([path, '--batch-size', '20', '--cifar-random', '--cifar-images', '6',
+                       '--json', report]) == 0
     out = capsys.readouterr().out
-    assert 'images/s' in out and 'model size' in out
+    assert 'images/s' in out and 'model size' in out and 'cifar10     random model' in out
     # float32 rounding may flip a unit that sits on a threshold: not all need agree.
     agree = int(out.split('agreement')[1].split('/')[0])
     assert agree >= 40
+    with open(report) as handle:
+        saved = json.load(handle)
+    assert saved['mnist']['agree'] == agree and saved['mnist']['images'] == 48
+    assert saved['cifar10_random']['images'] == 6 and saved['cifar10_random']['ratio'] > 0
+    assert saved['command'].endswith('--json ' + report) and saved['date'][:2] == '20'
 
 
 def test_command_tells_a_model_file_from_other_files(tmpdir, capsys):
