@@ -37,7 +37,15 @@ def test_add_replaces_a_run_and_the_table_says_what_finished(tmp_path):
     assert lines[3].startswith('| 1000 | 10 (4) | 0.1 -> 1e-05 | 2 | GPU |')
 
 
-def test_committed_file_has_the_make_mnist_run():
+def test_committed_file_has_a_finished_cpu_run_of_the_makefile_protocol():
+    """The README's `make mnist` figures come from a recorded run of MNIST_FLAGS."""
+    with open(os.path.join(ROOT, 'Makefile')) as handle:
+        line = [l for l in handle if l.startswith('MNIST_FLAGS ?=')][0]
+    flags = line.split('?=')[1].split()
+    value = dict(zip(flags[::2], flags[1::2]))
     runs = mnist_protocol.load(mnist_protocol.DEFAULT_FILE)
-    assert any(r['batch_size'] == 1000 and r['epochs'] == 100 and r['finished'] and
+    assert any(r['batch_size'] == int(value['--batch-size']) and
+               r['epochs'] == int(value['--epochs']) and
+               r['lr_start'] == float(value['--lr-start']) and
+               r['lr_end'] == float(value['--lr-end']) and r['finished'] and
                r['device'].startswith('2-core CPU') for r in runs)
