@@ -39,20 +39,23 @@ MNIST_DIR ?= $(or $(GXNOR_MNIST_DIR),$(if $(wildcard ../shared/data/mnist/.),../
 MNIST_FLAGS ?= --batch-size 1000 --epochs 120 --lr-start 0.1 --lr-end 0.001
 BENCH_FLAGS ?= --json bench/results/training.json
 COMPARE_FLAGS ?= --json bench/results/compare_methods.json
+# DST's increment rules with int8 weights (the authors' Adam, and those with no float per weight).
+DST_ROWS := gxnor int8,gxnor int8 SGD-DST,gxnor int8 layer-RMS-DST,gxnor int8 unit-RMS-DST,gxnor int8 momentum-DST
+COMPARE_DST_FLAGS ?= --json bench/results/dst_updates.json --out results/compare-dst
 SENSITIVITY_FLAGS ?= --json bench/results/sensitivity.json --png bench/results/sensitivity.png
 
 PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
 # Empty: pytest.ini's testpaths (tests/ and the modules' docstring examples).
 TESTS ?=
 
-.PHONY: help test test27 test311 test-numpy2 test-gpu gpu-check mnist bench bench-step compare sensitivity venv27 venv311 venv-numpy2 venv-gpu sysdeps gpu-sysdeps clean-venvs
+.PHONY: help test test27 test311 test-numpy2 test-gpu gpu-check mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu sysdeps gpu-sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
 	@echo '  make test         builds what is missing (apt-get g++, OpenBLAS and the GPU backend'"'"'s'
 	@echo '                    Debian packages when root; five envs: $(VENV27), $(VENV311),'
 	@echo '                    $(VENV_NP2), $(VENV_GPU) and $(VENV_TOOLS)), then `python -m pytest`'
-	@echo '                    on Python 2.7 and on 3.11, the engine's tests with NumPy 2,'
+	@echo '                    on Python 2.7 and on 3.11, the engine tests with NumPy 2,'
 	@echo '                    and make test-gpu.  All always run; fails at the end if any failed'
 	@echo '                    (pytest exit 5, no test collected, is a failure).  18 min on'
 	@echo '                    2 cores from a fresh clone (2026-11-24, compile cache warm).'
@@ -68,6 +71,9 @@ help:
 	@echo '  make compare      every --method on MNIST, LR chosen on validation per method, 2 seeds:'
 	@echo '                    python bench/compare_methods.py --data-dir $$(MNIST_DIR) $$(COMPARE_FLAGS)'
 	@echo '                    (11 methods x (5 LRs + 1 more seed) = 66 runs; resumable: run it again)'
+	@echo '  make compare-dst  the same protocol for DST'"'"'s increment rules with int8 weights (Adam,'
+	@echo '                    SGD, layer-RMS, unit-RMS, int8-momentum; 30 runs):'
+	@echo '                    python bench/compare_methods.py --data-dir $$(MNIST_DIR) --only '"'"'$$(DST_ROWS)'"'"' $$(COMPARE_DST_FLAGS)'
 	@echo '  make sensitivity  GXNOR-Net error and sparsity against r, a, m, N, act-N on MNIST:'
 	@echo '                    python bench/sensitivity.py --data-dir $$(MNIST_DIR) $$(SENSITIVITY_FLAGS)'
 	@echo '  make venv27       $(VENV27): Python 2.7 env from requirements.txt (via virtualenv in $(VENV_TOOLS))'
@@ -221,6 +227,9 @@ bench-step: sysdeps venv311
 
 compare: sysdeps venv311
 	$(VENV311)/bin/python bench/compare_methods.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(COMPARE_FLAGS)
+
+compare-dst: sysdeps venv311
+	$(VENV311)/bin/python bench/compare_methods.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') --only '$(DST_ROWS)' $(COMPARE_DST_FLAGS)
 
 sensitivity: sysdeps venv311
 	$(VENV311)/bin/python bench/sensitivity.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(SENSITIVITY_FLAGS)

@@ -62,7 +62,7 @@ __all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_los
 
 MODEL_FORMAT = 'gxnor-model'
 # Increment rules for DST (--update); all but 'adam' keep no float state per weight.
-UPDATES = ('adam', 'sgd', 'layer-rms', 'unit-rms')
+UPDATES = ('adam', 'sgd', 'layer-rms', 'unit-rms', 'int8-momentum')
 
 
 class UsageError(Exception):
@@ -111,9 +111,12 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
 
     Discrete weights move by DST (:func:`discrete_ops.dst_updates`) with
     increments from Adam (``update='adam'``, the authors' choice), plain
-    SGD (``'sgd'``) or the gradient over a running RMS kept per layer
-    (``'layer-rms'``) or per output unit (``'unit-rms'``); the last three
-    keep no float state per weight (:func:`discrete_ops.rms_increments`).  All other trainable
+    SGD (``'sgd'``), the gradient over a running RMS kept per layer
+    (``'layer-rms'``) or per output unit (``'unit-rms'``,
+    :func:`discrete_ops.rms_increments`), or a momentum of the layer-RMS-scaled
+    gradient kept in one int8 per weight (``'int8-momentum'``,
+    :func:`discrete_ops.int8_momentum_increments`); the last four keep no
+    float state per weight.  All other trainable
     parameters (biases, batch-norm scales and shifts, the full-precision
     baseline's weights, the comparison methods' hidden weights and learned
     scales) use Adam; hidden weights of layers with ``hidden_clip`` (the
@@ -140,6 +143,11 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
                 [(1, 2, 3) if len(shape) == 4 else (0,) for shape in shapes]
             increments, state = discrete_ops.rms_increments(discrete_grads, learning_rate,
                                                             shapes=shapes, axes=axes)
+        elif update == 'int8-momentum':
+            return _int8_momentum_updates(discrete, discrete_grads, learning_rate, m,
+                                          srng or MRG_RandomStreams(1234),
+                                          _adam_updates(others, other_grads, learning_rate),
+                                          network)
         else:
             raise ValueError("update must be one of %s, got %r" % (', '.join(UPDATES), update))
         updates.update(state)
@@ -147,13 +155,43 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
             updates.update(discrete_ops.dst_updates(
                 [layer.W], [increment], layer.H, layer.N, m=m, srng=srng,
                 index_storage=[layer.weight_storage == 'int8']))
-    if others:
-        shapes = [p.get_value().shape for p in others]
-        increments, state = discrete_ops.adam_increments(other_grads, learning_rate,
-                                                         shapes=shapes)
+    updates.update(_adam_updates(others, other_grads, learning_rate))
+    return _finish_updates(updates, network)
+
+
+def _adam_updates(params, grads, learning_rate):
+    updates = OrderedDict()
+    if params:
+        shapes = [p.get_value().shape for p in params]
+        increments, state = discrete_ops.adam_increments(grads, learning_rate, shapes=shapes)
         updates.update(state)
-        for param, increment in zip(others, increments):
+        for param, increment in zip(params, increments):
             updates[param] = param + increment
+    return updates
+
+
+def _int8_momentum_updates(discrete, grads, learning_rate, m, srng, other_updates, network):
+    """DST with :func:`discrete_ops.int8_momentum_increments`: with int8
+    storage the momentum lives in the weight byte's spare bits."""
+    packed = [layer.weight_storage == 'int8' for layer in discrete]
+    split = [discrete_ops.split_state_byte(layer.W, layer.N) if inside else (None, None)
+             for layer, inside in zip(discrete, packed)]
+    increments, state, momenta = discrete_ops.int8_momentum_increments(
+        grads, learning_rate, [layer.W.get_value().shape for layer in discrete],
+        [layer.N for layer in discrete], srng, momenta=[q for _, q in split])
+    updates = OrderedDict(state)
+    for layer, increment, (index, _), momentum in zip(discrete, increments, split, momenta):
+        if index is None:
+            updates.update(discrete_ops.dst_updates([layer.W], [increment], layer.H, layer.N,
+                                                    m=m, srng=srng))
+        else:
+            new_index = discrete_ops.dst_new_index(index, increment, layer.H, layer.N, m, srng)
+            updates[layer.W] = discrete_ops.join_state_byte(new_index, momentum, layer.N)
+    updates.update(other_updates)
+    return _finish_updates(updates, network)
+
+
+def _finish_updates(updates, network):
     for layer in lasagne.layers.get_all_layers(network):
         clip = getattr(layer, 'hidden_clip', None)
         if clip is not None:
@@ -384,12 +422,12 @@ def dense_block(net, args, name, num_units, activation=True):
 def trained_state_bytes(network, state):
     """Bytes of everything the training keeps and changes besides the
     batch-norm averages: trainable and discrete parameters (hidden weights
-    included) and float optimizer state (random generator states excluded)."""
+    included) and optimizer state: float moments, int8 momenta (the random
+    generators' int32 states excluded)."""
     params = set(lasagne.layers.get_all_params(network, trainable=True))
     params |= set(lasagne.layers.get_all_params(network, discrete=True))
     arrays = [p.get_value() for p in params]
-    arrays += [v.get_value() for v in state if v not in params and
-               np.dtype(v.dtype).kind == 'f']
+    arrays += [v.get_value() for v in state if v not in params and v.dtype != 'int32']
     return int(sum(a.nbytes for a in arrays))
 
 
@@ -634,9 +672,10 @@ def build_parser(experiment):
     add('--lr-drops', type=_epoch_list, default=[],
         help='comma-separated epochs at which the learning rate is multiplied by 0.1')
     add('--update', choices=UPDATES, default='adam',
-        help='increment D for DST: Adam step (authors); -lr*grad; or -lr*grad over a '
-        'running RMS kept per layer or per output unit (the last three: no float state '
-        'per weight)')
+        help='increment D for DST: Adam step (authors); -lr*grad; -lr*grad over a '
+        'running RMS kept per layer or per output unit; or -lr times a momentum of '
+        'the layer-RMS-scaled gradient kept in one int8 per weight (the last four: no '
+        'float state per weight)')
     add('--method', choices=list(methods.METHODS), default='gxnor',
         help='gxnor (this paper), fp (full precision, ReLU) or a compared method: '
         'weights and activations as listed in methods.py')
@@ -707,6 +746,9 @@ def _validate(args):
                '--weight-storage int8 holds at most N = 6'),
               (args.weight_storage == 'float' or args.method == 'gxnor',
                '--weight-storage int8 needs --method gxnor (discrete weights)'),
+              (args.update != 'int8-momentum' or args.N <= 3,
+               "--update int8-momentum keeps its momentum in the weight byte's 7 - N spare "
+               'bits: --N at most 3'),
               (args.w_bits >= 1 and args.a_bits >= 1, '--w-bits and --a-bits must be >= 1'),
               (0 <= args.ttq_threshold < 1 and 0 <= args.syq_eta < 1,
                '--ttq-threshold and --syq-eta must be in [0, 1)'),

@@ -27,7 +27,9 @@ from theano.gradient import zero_grad
 __all__ = ['weight_grid_step', 'weight_grid', 'state_values', 'quantize_weights',
            'weight_state_index',
            'activation_thresholds', 'discrete_activation', 'ternary_activation',
-           'sgd_increments', 'adam_increments', 'rms_increments', 'dst_updates',
+           'sgd_increments', 'adam_increments', 'rms_increments', 'int8_momentum_increments',
+           'momentum_field', 'split_state_byte', 'join_state_byte', 'dst_new_index',
+           'dst_updates',
            'binaryconnect_weights', 'bnn_activation', 'bwn_weights', 'xnor_activation',
            'twn_weights', 'ttq_weights', 'dorefa_weights', 'dorefa_activation',
            'syq_weights', 'tbn_activation']
@@ -276,6 +278,135 @@ def rms_increments(grads, learning_rate, shapes, axes=None, beta=0.99, epsilon=1
     return increments, state
 
 
+def momentum_field(N):
+    """(bits, resolution) of the int8-momentum beside an N-grid state index.
+
+    An int8 byte holds the state index (0..2^N) in its N + 1 low bits and a
+    signed momentum q in the other 7 - N bits: |q| <= 2^(6-N) - 1, in units
+    of 1 / resolution = 2 / 2^(6-N) of the layer's RMS gradient: a range of
+    about +-2, which bounds the increment at about 2 lr as Adam's m / sqrt(v)
+    bounds its own; a finer unit would clip more, a coarser one adds
+    rounding noise (measured: range +-4 and +-8 learned worse).  N = 1
+    (ternary): 6 bits, |q| <= 31, resolution 16.
+
+    >>> momentum_field(1)
+    (6, 16)
+    """
+    N = int(N)
+    if not 0 <= N <= 3:
+        raise ValueError('int8-momentum keeps its momentum in the 7 - N spare bits of the '
+                         'weight byte: N must be 0..3, got %d' % N)
+    return 7 - N, 2 ** (5 - N)
+
+
+def split_state_byte(byte, N):
+    """(state index, momentum) of int8 bytes = momentum * 2^(N+1) + index.
+
+    Both int8 expressions; Theano's mod and floor division round towards
+    minus infinity, as NumPy's, so negative momenta decode exactly.
+    """
+    base = 2 ** (int(N) + 1)
+    return T.mod(byte, base), byte // base
+
+
+def join_state_byte(index, momentum, N):
+    """The int8 byte of a state index and a momentum (see :func:`split_state_byte`)."""
+    return T.cast(momentum * 2 ** (int(N) + 1) + index, 'int8')
+
+
+def int8_momentum_increments(grads, learning_rate, shapes, Ns, srng, momenta=None, beta=0.9,
+                             rms_beta=0.99, epsilon=1e-8):
+    """Momentum of layer-RMS-scaled gradients, a few bits per weight, no float.
+
+    With u = g / (sqrt(v_t / (1 - rms_beta^t)) + epsilon) the gradient over
+    its running RMS per layer (v_t as in :func:`rms_increments`, axes None)
+    and (bits, res) = :func:`momentum_field` (N) (ternary: 6 bits, res 16):
+        q_t = clip(floor(beta * q_{t-1} + (1 - beta) * res * u + uniform),
+                   -(2^(bits-1) - 1), 2^(bits-1) - 1)
+        D = -lr * (q_t / res) / (1 - beta^t)
+    q_t is an integer per weight; the stochastic rounding floor(x + uniform)
+    keeps it unbiased.  Like Adam's first moment it averages the gradient's
+    noise over about 1 / (1 - beta) steps, so DST moves a weight mostly where
+    its gradient keeps its sign; unlike Adam it keeps no float per weight.
+    q fits in the spare bits of an int8 weight byte (:func:`split_state_byte`),
+    so with int8 weight storage DST trains with one byte per weight plus one
+    float per layer and a time step.
+
+    Parameters
+    ----------
+    grads : list of Theano expressions
+    learning_rate : scalar
+    shapes : list of tuples, each gradient's shape
+    Ns : list of int, each layer's N (0..3): the width of its momentum
+    srng : MRG_RandomStreams (the rounding's uniform numbers)
+    momenta : list, optional
+        Per gradient, the previous momentum q as an integer expression (the
+        high bits of a weight byte), or None to keep q in an int8 shared
+        variable of its own (updated through ``state_updates``).
+    beta, rms_beta : float
+        Decay of the momentum and of the per-layer mean square.
+    epsilon : float
+
+    Returns
+    -------
+    (increments, state_updates, new_momenta): ``new_momenta`` are the q_t
+    (float expressions holding integers), to be written back where the
+    ``momenta`` came from.
+
+    Examples
+    --------
+    >>> from theano.sandbox.rng_mrg import MRG_RandomStreams
+    >>> g = T.matrix()
+    >>> (d,), state, (q,) = int8_momentum_increments([g], 0.1, [(3, 2)], [1],
+    ...                                              MRG_RandomStreams(1))
+    >>> sorted((str(v.dtype), v.get_value().shape) for v in state)[-1]   # q, 6 bits used
+    ('int8', (3, 2))
+    """
+    one, beta, rms_beta = _floatx(1.0), _floatx(beta), _floatx(rms_beta)
+    epsilon = _floatx(epsilon)
+    t_prev = theano.shared(_floatx([0.0]), name='momentum8_t')   # a vector: see adam_increments
+    t = t_prev + 1
+    rms_correction = one - rms_beta ** t[0]
+    momentum_correction = one - beta ** t[0]
+    momenta = momenta or [None] * len(grads)
+    increments, state, new_momenta = [], OrderedDict(), []
+    for g, shape, N, q_prev in zip(grads, shapes, Ns, momenta):
+        bits, resolution = momentum_field(N)
+        limit, resolution = 2 ** (bits - 1) - 1, _floatx(resolution)
+        own = None
+        if q_prev is None:
+            own = q_prev = theano.shared(np.zeros(shape, dtype='int8'), name='momentum8_q')
+        v_prev = theano.shared(_floatx([0.0]), name='momentum8_v')
+        v = rms_beta * v_prev + (one - rms_beta) * T.mean(T.sqr(g)).dimshuffle('x')
+        u = g / (T.sqrt(v[0] / rms_correction) + epsilon)
+        target = beta * T.cast(q_prev, theano.config.floatX) + (one - beta) * resolution * u
+        noise = srng.uniform(size=g.shape, dtype=theano.config.floatX)
+        q = T.clip(T.floor(target + noise), -limit, limit)
+        increments.append(-learning_rate * q / (resolution * momentum_correction))
+        new_momenta.append(q)
+        state[v_prev] = v
+        if own is not None:
+            state[own] = T.cast(q, 'int8')
+    state[t_prev] = t
+    return increments, state, new_momenta
+
+
+def _dst_steps(increment, H, N, m, srng, shape):
+    """Whole grid steps of DST for ``increment``: k plus the random extra step."""
+    ratio = increment / _floatx(weight_grid_step(H, N))
+    whole = T.sgn(ratio) * T.floor(abs(ratio))
+    prob = T.tanh(m * abs(ratio - whole))
+    jump = srng.uniform(size=shape, dtype=theano.config.floatX) < prob
+    return whole + T.sgn(ratio) * jump
+
+
+def dst_new_index(index, increment, H, N, m, srng):
+    """State indices 0..2^N (a float expression) after DST's transition
+    (:func:`dst_updates`) of the integer expression ``index``."""
+    steps = _dst_steps(increment, H, N, m, srng, index.shape)
+    return T.clip(T.cast(index, theano.config.floatX) + steps, 0, 2 ** int(N))
+
+
 def dst_updates(params, increments, H, N, m=3.0, srng=None, index_storage=None):
     """Discrete state transition of weights that live on Z_N.
 
@@ -308,19 +439,12 @@ def dst_updates(params, increments, H, N, m=3.0, srng=None, index_storage=None):
     srng = srng or MRG_RandomStreams(np.random.randint(1, 2147462579))
     index_storage = index_storage or [False] * len(params)
     dz = _floatx(weight_grid_step(H, N))
-    top = 2 ** int(N)
     updates = OrderedDict()
     for param, increment, as_index in zip(params, increments, index_storage):
-        ratio = increment / dz
-        whole = T.sgn(ratio) * T.floor(abs(ratio))
-        prob = T.tanh(m * abs(ratio - whole))
-        jump = srng.uniform(size=param.shape, dtype=theano.config.floatX) < prob
-        steps = whole + T.sgn(ratio) * jump
         if as_index:
-            new_index = T.clip(T.cast(param, theano.config.floatX) + steps, 0, top)
-            updates[param] = T.cast(new_index, param.dtype)
+            updates[param] = T.cast(dst_new_index(param, increment, H, N, m, srng), param.dtype)
         else:
-            moved = param + steps * dz
+            moved = param + _dst_steps(increment, H, N, m, srng, param.shape) * dz
             updates[param] = state_values(weight_state_index(moved, H, N), H, N)
     return updates
 

@@ -5,8 +5,10 @@ Built on the layer API common to Lasagne 0.1 (PyPI) and 0.2.dev1 (GitHub):
 * :class:`DiscreteDenseLayer`, :class:`DiscreteConv2DLayer`: weights on the
   grid Z_N, tagged ``discrete`` (and not ``trainable``: ordinary optimizers
   must not touch them; :func:`binary_net.build_updates` moves them by DST).
-  With ``weight_storage='int8'`` the parameter holds state indices and the
-  float weights exist only as an expression in the graph.
+  With ``weight_storage='int8'`` the parameter holds one byte per weight,
+  the state index in its N + 1 low bits (the higher bits hold
+  ``--update int8-momentum``'s momentum, else 0), and the float weights
+  exist only as an expression in the graph.
 * :class:`BatchNormLayer`: Lasagne 0.2's batch normalization (epsilon 1e-4,
   running averages with alpha 0.1), which Lasagne 0.1 lacks.
 * :class:`DiscreteActivationLayer`: :func:`discrete_ops.discrete_activation`.
@@ -46,11 +48,13 @@ class _DiscreteWeightsMixin(object):
         self.discrete, self.H, self.N = bool(discrete), float(H), int(N)
         self.weight_storage = weight_storage if discrete else 'float'
         if not discrete:
-            self.W = self.add_param(W or lasagne.init.GlorotUniform(), shape, name='W')
+            W = lasagne.init.GlorotUniform() if W is None else W   # W may be an array
+            self.W = self.add_param(W, shape, name='W')
             self.W_values = self.W
             return
         discrete_ops.weight_grid_step(self.H, self.N)  # validates H and N
-        init = W or lasagne.init.Uniform((-init_scale * self.H, init_scale * self.H))
+        init = W if W is not None else \
+            lasagne.init.Uniform((-init_scale * self.H, init_scale * self.H))
         if self.weight_storage == 'float':
             # Left off the grid on purpose: epoch 0 (LR 0) snaps it, as the authors do.
             self.W = self.add_param(init, shape, name='W', discrete=True,
@@ -64,7 +68,8 @@ class _DiscreteWeightsMixin(object):
         self.W = self.add_param(theano.shared(index, name='W'), shape, name='W',
                                 discrete=True, trainable=False, regularizable=True)
         # The same float formula as the DST's snap, so both views agree exactly.
-        self.W_values = discrete_ops.state_values(T.cast(self.W, theano.config.floatX),
+        index, _ = discrete_ops.split_state_byte(self.W, self.N)
+        self.W_values = discrete_ops.state_values(T.cast(index, theano.config.floatX),
                                                   self.H, self.N)
 
     def weights_for_output(self, **kwargs):
@@ -73,7 +78,8 @@ class _DiscreteWeightsMixin(object):
     def weight_values(self):
         """The weights as a float NumPy array, whatever the storage."""
         if self.weight_storage == 'int8':
-            return discrete_ops.weight_grid(self.H, self.N)[self.W.get_value()]
+            index = np.mod(self.W.get_value(), 2 ** (self.N + 1))   # see split_state_byte
+            return discrete_ops.weight_grid(self.H, self.N)[index]
         return self.W.get_value()
 
     def _describe_weights(self):
@@ -112,7 +118,8 @@ class _QuantizedWeightsMixin(object):
         self.filter_axes = filter_axes
         # BinaryConnect and BNN clip the hidden weights to [-H, H] after each update.
         self.hidden_clip = self.H if quantizer == 'binaryconnect' else None
-        init = W or lasagne.init.Uniform((-init_scale * self.H, init_scale * self.H))
+        init = W if W is not None else \
+            lasagne.init.Uniform((-init_scale * self.H, init_scale * self.H))
         self.W = self.add_param(init, shape, name='W', hidden=True)
         start = self.W.get_value()
         if quantizer == 'ttq':

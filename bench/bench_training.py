@@ -46,6 +46,8 @@ CONFIGS = [
     ('GXNOR, SGD-DST, int8 weights', ['--update', 'sgd', '--weight-storage', 'int8']),
     ('GXNOR, layer-RMS-DST, int8 weights', ['--update', 'layer-rms', '--weight-storage', 'int8']),
     ('GXNOR, unit-RMS-DST, int8 weights', ['--update', 'unit-rms', '--weight-storage', 'int8']),
+    ('GXNOR, int8-momentum-DST, int8 weights', ['--update', 'int8-momentum',
+                                                '--weight-storage', 'int8']),
 ]
 
 

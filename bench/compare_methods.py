@@ -53,7 +53,9 @@ EXTRA_ROWS = [('gxnor N=0 act-N=0', ['--method', 'gxnor', '--N', '0', '--act-N',
               ('gxnor int8 layer-RMS-DST', ['--method', 'gxnor', '--weight-storage', 'int8',
                                             '--update', 'layer-rms']),
               ('gxnor int8 unit-RMS-DST', ['--method', 'gxnor', '--weight-storage', 'int8',
-                                           '--update', 'unit-rms'])]
+                                           '--update', 'unit-rms']),
+              ('gxnor int8 momentum-DST', ['--method', 'gxnor', '--weight-storage', 'int8',
+                                           '--update', 'int8-momentum'])]
 
 # MNIST test accuracy (%) as the TBN paper's comparison table lists them.
 PAPER_ACCURACY = {'gxnor': 99.32, 'bnn': 98.60, 'bwn': 99.38, 'twn': 99.38,

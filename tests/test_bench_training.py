@@ -19,12 +19,15 @@ def test_state_bytes_and_json_of_a_tiny_run(tmp_path):
     rows = bench_training.main(['--batch-size', '4', '--batches', '1', '--json', out,
                                 '--only', 'GXNOR, Adam-DST, int8 weights;'
                                 'GXNOR, layer-RMS-DST, int8 weights;'
-                                'GXNOR, unit-RMS-DST, int8 weights'])
+                                'GXNOR, unit-RMS-DST, int8 weights;'
+                                'GXNOR, int8-momentum-DST, int8 weights'])
     by_name = dict((r['configuration'], r) for r in rows)
     adam = by_name['GXNOR, Adam-DST, int8 weights']
     assert adam['weight_bytes'] == WEIGHTS
     assert adam['weight_optimizer_bytes'] == 2 * 4 * WEIGHTS  # two float32 moments
-    for name in ('GXNOR, layer-RMS-DST, int8 weights', 'GXNOR, unit-RMS-DST, int8 weights'):
+    # The int8 momentum lives in the weight bytes' spare bits: nothing beside them.
+    for name in ('GXNOR, layer-RMS-DST, int8 weights', 'GXNOR, unit-RMS-DST, int8 weights',
+                 'GXNOR, int8-momentum-DST, int8 weights'):
         rms = by_name[name]
         assert rms['weight_bytes'] == WEIGHTS and rms['weight_optimizer_bytes'] == 0
         assert rms['images_per_second'] > 0

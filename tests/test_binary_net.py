@@ -13,7 +13,9 @@ import lasagne
 import numpy as np
 import pytest
 import scipy.io
+import theano
 import theano.tensor as T
+from theano.sandbox.rng_mrg import MRG_RandomStreams
 
 import binary_net
 from conftest import ROOT, subset_experiment
@@ -89,8 +91,53 @@ def test_sgd_dst_keeps_no_float_state_per_weight():
         extra = [v for v in rms if v not in updates]
         assert all(np.dtype(v.dtype).kind == 'f' for v in extra)
         assert sum(v.get_value().size for v in extra) == floats, update
+    # int8-momentum: with int8 storage the momentum shares the weight's byte; with float
+    # storage it takes an int8 of its own; one float per layer and the time step.
+    momentum = binary_net.build_updates(loss, net, 0.1, update='int8-momentum')
+    extra = [v for v in momentum if v not in updates]
+    assert [v.get_value().size for v in extra if v.dtype == 'int8'] == [20 * 30]
+    floats = [v for v in extra if v.dtype != 'int8']
+    assert all(np.dtype(v.dtype).kind == 'f' for v in floats)
+    assert sum(v.get_value().size for v in floats) == 2 + 1
     with pytest.raises(ValueError):
         binary_net.build_updates(loss, net, 0.1, update='rmsprop')
+
+
+
+def test_int8_momentum_packed_in_the_weight_byte_trains_as_with_a_separate_momentum():
+    """Same seed, same steps: int8 storage (index and momentum in one byte) and float
+    storage (an int8 momentum of its own) give the same weights and momenta exactly."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(64, 20).astype(theano.config.floatX)
+    targets = binary_net.pm1_targets(rng.randint(0, 10, 64), 10)
+    starts = [rng.randint(-1, 2, shape).astype(theano.config.floatX)
+              for shape in ((20, 30), (30, 10))]
+    runs = {}
+    for storage in ('float', 'int8'):
+        input_var, target_var = T.matrix(), T.matrix()
+        net = lasagne.layers.InputLayer((None, 20), input_var)
+        for W in starts:
+            net = gxnor_layers.DiscreteDenseLayer(net, W.shape[1], b=None, W=W.copy(),
+                                                  weight_storage=storage)
+        loss = binary_net.squared_hinge_loss(lasagne.layers.get_output(net), target_var)
+        updates = binary_net.build_updates(loss, net, 0.3, update='int8-momentum',
+                                           srng=MRG_RandomStreams(7))
+        step = theano.function([input_var, target_var], loss, updates=updates)
+        losses = [step(X, targets) for _ in range(6)]
+        runs[storage] = (gxnor_layers.discrete_layers(net), updates, losses)
+    float_layers, float_updates, float_losses = runs['float']
+    int8_layers, _, int8_losses = runs['int8']
+    assert np.allclose(float_losses, int8_losses, rtol=1e-5)
+    own = [v for v in float_updates if v.dtype == 'int8']
+    moved = 0
+    for f_layer, i_layer, q_var, start in zip(float_layers, int8_layers, own, starts):
+        assert np.array_equal(f_layer.weight_values(), i_layer.weight_values())
+        byte = i_layer.W.get_value()
+        assert byte.dtype == np.int8
+        assert np.array_equal(byte // 4, q_var.get_value())     # the momentum, 6 bits
+        assert np.abs(q_var.get_value()).max() > 0
+        moved += (f_layer.weight_values() != start).sum()
+    assert moved > 0
 
 
 def test_run_writes_model_results_and_resumes_exactly(tiny, capsys):

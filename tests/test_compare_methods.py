@@ -54,3 +54,14 @@ def test_grid_then_seeds_end_to_end_and_resume(tmp_path, mnist_dir, capsys):
     assert (out / 'table.md').read_text().split('\n', 1)[1] == table.split('\n', 1)[1]
     compare_methods.main(['--table', str(out / 'compare_methods.json')])
     assert capsys.readouterr().out.split('\n', 1)[1] == table.split('\n', 1)[1]
+
+
+def test_makefile_dst_rows_are_rows_of_the_script():
+    """`make compare-dst` names its rows by label: each must exist (no silent skip)."""
+    with open(os.path.join(ROOT, 'Makefile')) as handle:
+        line = [l for l in handle if l.startswith('DST_ROWS :=')][0]
+    wanted = [label.strip() for label in line.split(':=')[1].split(',')]
+    known = [label for label, _ in compare_methods.ROWS + compare_methods.EXTRA_ROWS]
+    assert len(wanted) == 5 and all(label in known for label in wanted)
+    flags = dict(compare_methods.EXTRA_ROWS)['gxnor int8 momentum-DST']
+    assert flags[-2:] == ['--update', 'int8-momentum'] and 'int8' in flags

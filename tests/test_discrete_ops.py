@@ -265,3 +265,50 @@ def test_rms_increments_follow_their_formula_per_layer_and_per_unit():
     f = theano.function([g], inc, updates=state)
     out = f(fx(np.full((4, 3), 1e-4)))
     assert np.allclose(out, -0.1, rtol=1e-3)
+
+
+def test_int8_momentum_increments_follow_their_formula_with_unbiased_rounding():
+    """q_t = round(beta q + (1 - beta) res u) stochastically, D = -lr q / (res (1 - beta^t))."""
+    g = T.matrix()
+    (inc,), state, (q_new,) = ops.int8_momentum_increments(
+        [g], 0.1, [(200, 100)], [1], MRG_RandomStreams(5), beta=0.9, rms_beta=0.99)
+    q_var = [v for v in state if v.dtype == 'int8'][0]
+    f = theano.function([g], [inc, q_new], updates=state)
+    rng = np.random.RandomState(4)
+    q, v = np.zeros((200, 100)), 0.0
+    for t, scale in enumerate((1e-3, 5e-4, 2e-3), 1):
+        step = fx(rng.randn(200, 100) * scale)
+        v = 0.99 * v + 0.01 * (step.astype(np.float64) ** 2).mean()
+        target = 0.9 * q + 0.1 * 16 * step / np.sqrt(v / (1 - 0.99 ** t))  # ternary: res 16
+        out, returned = f(step)
+        q = q_var.get_value().astype(np.float64)
+        assert np.array_equal(q, returned)
+        # Rounded down or up, never further; unbiased on average.
+        assert np.all((q == np.floor(target)) | (q == np.ceil(target)) |
+                      (np.abs(q - target) < 1e-4)), t
+        assert abs((q - target).mean()) < 0.02
+        assert np.allclose(out, -0.1 * q / (16 * (1 - 0.9 ** t)), rtol=1e-5)
+    # One huge gradient per sign (u in the hundreds) saturates at +-31 (6 bits), not beyond.
+    outliers = np.zeros((200, 100))
+    outliers[0, 0], outliers[1, 1] = 1e6, -1e6
+    f(fx(outliers))
+    assert q_var.get_value()[0, 0] == 31 and q_var.get_value()[1, 1] == -31
+    sizes = sorted((str(var.dtype), var.get_value().size) for var in state)
+    assert sizes == [(floatX, 1), (floatX, 1), ('int8', 200 * 100)]
+
+
+def test_state_byte_packs_index_and_signed_momentum_exactly():
+    assert [ops.momentum_field(N) for N in range(4)] == [(7, 32), (6, 16), (5, 8), (4, 4)]
+    with pytest.raises(ValueError):
+        ops.momentum_field(4)
+    index, momentum = T.bvector(), T.bvector()
+    for N in range(4):
+        top, limit = 2 ** N, 2 ** (6 - N) - 1
+        idx = np.tile(np.arange(top + 1), 2 * limit + 1).astype(np.int8)
+        mom = np.repeat(np.arange(-limit, limit + 1), top + 1).astype(np.int8)
+        byte = theano.function([index, momentum], ops.join_state_byte(index, momentum, N))
+        split = theano.function([index], list(ops.split_state_byte(index, N)))
+        packed = byte(idx, mom)
+        assert packed.dtype == np.int8
+        back_index, back_momentum = split(packed)
+        assert np.array_equal(back_index, idx) and np.array_equal(back_momentum, mom), N

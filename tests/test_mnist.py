@@ -37,13 +37,15 @@ def test_mnist_full_precision_and_int8_storage_run(tmp_path, mnist_dir):
     assert fp['run'] != int8['run']
 
 
-def test_state_free_layer_rms_dst_learns_with_one_byte_per_weight(tmp_path, mnist_dir):
-    """--update layer-rms --weight-storage int8: one byte per weight plus one float per
-    layer. Same subset and schedule as above: 11.70% test error with seed 1 (Adam-DST
-    with float weights: 13.5%); we require < 25%."""
+def test_int8_momentum_dst_learns_with_one_byte_per_weight(tmp_path, mnist_dir):
+    """--update int8-momentum --weight-storage int8: one byte per weight holds the ternary
+    weight and its momentum, plus one float per layer. Same subset as above at LR
+    0.1 -> 0.01 (the LR the comparison protocol chose for it): 13.10% test error with seed 1
+    (Adam-DST with float weights at 0.03 -> 0.003: 13.5%); we require < 20%."""
     summary = run_mnist(tmp_path, mnist_dir, seed=1, epochs=3,
-                        extra=['--weight-storage', 'int8', '--update', 'layer-rms'])
-    assert summary['test_err_at_best_val'] < 25.0
-    # 581,408 int8 weights + biases and batch norm with their Adam moments + 4 RMS floats
-    # = 603,680 bytes; int8 Adam-DST keeps 5.3 MB (two float moments per weight).
+                        extra=['--weight-storage', 'int8', '--update', 'int8-momentum',
+                               '--lr-start', '0.1', '--lr-end', '0.01'])
+    assert summary['test_err_at_best_val'] < 20.0
+    # 581,408 int8 bytes (weights and momenta) + biases and batch norm with their Adam
+    # moments + 4 RMS floats = 603,680 bytes; int8 Adam-DST keeps 5.3 MB.
     assert summary['state_bytes'] < 620000
