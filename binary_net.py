@@ -129,6 +129,7 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
     grads = theano.grad(loss, [layer.W_values for layer in discrete] + others)
     discrete_grads, other_grads = grads[:len(discrete)], grads[len(discrete):]
     updates = OrderedDict()
+    packed = {}   # int8-momentum, int8 storage: layer -> (state index, new momentum)
     if discrete:
         if update == 'adam':
             shapes = [layer.W.get_value().shape for layer in discrete]
@@ -144,54 +145,35 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
             increments, state = discrete_ops.rms_increments(discrete_grads, learning_rate,
                                                             shapes=shapes, axes=axes)
         elif update == 'int8-momentum':
-            return _int8_momentum_updates(discrete, discrete_grads, learning_rate, m,
-                                          srng or MRG_RandomStreams(1234),
-                                          _adam_updates(others, other_grads, learning_rate),
-                                          network)
+            # With int8 storage the momentum shares the weight's byte: read it from there.
+            srng = srng or MRG_RandomStreams(1234)
+            split = [discrete_ops.split_state_byte(layer.W, layer.N)
+                     if layer.weight_storage == 'int8' else (None, None) for layer in discrete]
+            increments, state, momenta = discrete_ops.int8_momentum_increments(
+                discrete_grads, learning_rate, [layer.W.get_value().shape for layer in discrete],
+                [layer.N for layer in discrete], srng, momenta=[q for _, q in split])
+            packed = dict((layer, (index, q)) for layer, (index, _), q
+                          in zip(discrete, split, momenta) if index is not None)
         else:
             raise ValueError("update must be one of %s, got %r" % (', '.join(UPDATES), update))
         updates.update(state)
         for layer, increment in zip(discrete, increments):
-            updates.update(discrete_ops.dst_updates(
-                [layer.W], [increment], layer.H, layer.N, m=m, srng=srng,
-                index_storage=[layer.weight_storage == 'int8']))
-    updates.update(_adam_updates(others, other_grads, learning_rate))
-    return _finish_updates(updates, network)
-
-
-def _adam_updates(params, grads, learning_rate):
-    updates = OrderedDict()
-    if params:
-        shapes = [p.get_value().shape for p in params]
-        increments, state = discrete_ops.adam_increments(grads, learning_rate, shapes=shapes)
+            if layer in packed:
+                index, momentum = packed[layer]
+                new_index = discrete_ops.dst_new_index(index, increment, layer.H, layer.N, m,
+                                                       srng)
+                updates[layer.W] = discrete_ops.join_state_byte(new_index, momentum, layer.N)
+            else:
+                updates.update(discrete_ops.dst_updates(
+                    [layer.W], [increment], layer.H, layer.N, m=m, srng=srng,
+                    index_storage=[layer.weight_storage == 'int8']))
+    if others:
+        shapes = [p.get_value().shape for p in others]
+        increments, state = discrete_ops.adam_increments(other_grads, learning_rate,
+                                                         shapes=shapes)
         updates.update(state)
-        for param, increment in zip(params, increments):
+        for param, increment in zip(others, increments):
             updates[param] = param + increment
-    return updates
-
-
-def _int8_momentum_updates(discrete, grads, learning_rate, m, srng, other_updates, network):
-    """DST with :func:`discrete_ops.int8_momentum_increments`: with int8
-    storage the momentum lives in the weight byte's spare bits."""
-    packed = [layer.weight_storage == 'int8' for layer in discrete]
-    split = [discrete_ops.split_state_byte(layer.W, layer.N) if inside else (None, None)
-             for layer, inside in zip(discrete, packed)]
-    increments, state, momenta = discrete_ops.int8_momentum_increments(
-        grads, learning_rate, [layer.W.get_value().shape for layer in discrete],
-        [layer.N for layer in discrete], srng, momenta=[q for _, q in split])
-    updates = OrderedDict(state)
-    for layer, increment, (index, _), momentum in zip(discrete, increments, split, momenta):
-        if index is None:
-            updates.update(discrete_ops.dst_updates([layer.W], [increment], layer.H, layer.N,
-                                                    m=m, srng=srng))
-        else:
-            new_index = discrete_ops.dst_new_index(index, increment, layer.H, layer.N, m, srng)
-            updates[layer.W] = discrete_ops.join_state_byte(new_index, momentum, layer.N)
-    updates.update(other_updates)
-    return _finish_updates(updates, network)
-
-
-def _finish_updates(updates, network):
     for layer in lasagne.layers.get_all_layers(network):
         clip = getattr(layer, 'hidden_clip', None)
         if clip is not None:

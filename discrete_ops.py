@@ -255,27 +255,33 @@ def rms_increments(grads, learning_rate, shapes, axes=None, beta=0.99, epsilon=1
     >>> sorted(v.get_value().shape for v in state)   # one float per unit, and t
     [(1,), (2,)]
     """
-    one, beta, epsilon = _floatx(1.0), _floatx(beta), _floatx(epsilon)
     t_prev = theano.shared(_floatx([0.0]), name='rms_t')   # a vector: see adam_increments
     t = t_prev + 1
-    correction = one - beta ** t[0]
     axes = axes or [None] * len(grads)
     increments, state = [], OrderedDict()
     for g, shape, reduced in zip(grads, shapes, axes):
-        ndim = len(shape)
-        reduced = tuple(range(ndim)) if reduced is None else tuple(reduced)
-        kept = [i for i in range(ndim) if i not in reduced]
-        v_prev = theano.shared(np.zeros([shape[i] for i in kept] or [1],
-                                        dtype=theano.config.floatX), name='rms_v')
-        mean_square = T.mean(T.sqr(g), axis=reduced)
-        v = beta * v_prev + (one - beta) * (mean_square if kept else mean_square.dimshuffle('x'))
-        pattern = [kept.index(i) if i in kept else 'x' for i in range(ndim)]
-        scale = (T.sqrt(v / correction) + epsilon)
-        scale = scale.dimshuffle(pattern) if kept else scale[0]
+        scale, v_prev, v = _running_rms(g, shape, reduced, t, beta, epsilon)
         increments.append(-learning_rate * g / scale)
         state[v_prev] = v
     state[t_prev] = t
     return increments, state
+
+
+def _running_rms(g, shape, reduced, t, beta, epsilon):
+    """sqrt(v_t / (1 - beta^t)) + epsilon, broadcastable against ``g``, with
+    v_t = beta * v_{t-1} + (1 - beta) * mean(g^2 over the axes ``reduced``
+    (None: all)); returns (scale, v_{t-1} shared variable, v_t)."""
+    one, beta, epsilon = _floatx(1.0), _floatx(beta), _floatx(epsilon)
+    ndim = len(shape)
+    reduced = tuple(range(ndim)) if reduced is None else tuple(reduced)
+    kept = [i for i in range(ndim) if i not in reduced]
+    v_prev = theano.shared(np.zeros([shape[i] for i in kept] or [1],
+                                    dtype=theano.config.floatX), name='rms_v')
+    mean_square = T.mean(T.sqr(g), axis=reduced)
+    v = beta * v_prev + (one - beta) * (mean_square if kept else mean_square.dimshuffle('x'))
+    pattern = [kept.index(i) if i in kept else 'x' for i in range(ndim)]
+    scale = (T.sqrt(v / (one - beta ** t[0])) + epsilon)
+    return (scale.dimshuffle(pattern) if kept else scale[0]), v_prev, v
 
 
 def momentum_field(N):
@@ -362,11 +368,9 @@ def int8_momentum_increments(grads, learning_rate, shapes, Ns, srng, momenta=Non
     >>> sorted((str(v.dtype), v.get_value().shape) for v in state)[-1]   # q, 6 bits used
     ('int8', (3, 2))
     """
-    one, beta, rms_beta = _floatx(1.0), _floatx(beta), _floatx(rms_beta)
-    epsilon = _floatx(epsilon)
+    one, beta = _floatx(1.0), _floatx(beta)
     t_prev = theano.shared(_floatx([0.0]), name='momentum8_t')   # a vector: see adam_increments
     t = t_prev + 1
-    rms_correction = one - rms_beta ** t[0]
     momentum_correction = one - beta ** t[0]
     momenta = momenta or [None] * len(grads)
     increments, state, new_momenta = [], OrderedDict(), []
@@ -376,9 +380,8 @@ def int8_momentum_increments(grads, learning_rate, shapes, Ns, srng, momenta=Non
         own = None
         if q_prev is None:
             own = q_prev = theano.shared(np.zeros(shape, dtype='int8'), name='momentum8_q')
-        v_prev = theano.shared(_floatx([0.0]), name='momentum8_v')
-        v = rms_beta * v_prev + (one - rms_beta) * T.mean(T.sqr(g)).dimshuffle('x')
-        u = g / (T.sqrt(v[0] / rms_correction) + epsilon)
+        scale, v_prev, v = _running_rms(g, shape, None, t, rms_beta, epsilon)
+        u = g / scale
         target = beta * T.cast(q_prev, theano.config.floatX) + (one - beta) * resolution * u
         noise = srng.uniform(size=g.shape, dtype=theano.config.floatX)
         q = T.clip(T.floor(target + noise), -limit, limit)
