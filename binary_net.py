@@ -131,14 +131,13 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
     updates = OrderedDict()
     packed = {}   # int8-momentum, int8 storage: layer -> (state index, new momentum)
     if discrete:
+        shapes = [layer.W.get_value().shape for layer in discrete]
         if update == 'adam':
-            shapes = [layer.W.get_value().shape for layer in discrete]
             increments, state = discrete_ops.adam_increments(discrete_grads, learning_rate,
                                                              shapes=shapes)
         elif update == 'sgd':
             increments, state = discrete_ops.sgd_increments(discrete_grads, learning_rate)
         elif update in ('layer-rms', 'unit-rms'):
-            shapes = [layer.W.get_value().shape for layer in discrete]
             # Output units: conv W (units, C, kh, kw), dense W (inputs, units).
             axes = None if update == 'layer-rms' else \
                 [(1, 2, 3) if len(shape) == 4 else (0,) for shape in shapes]
@@ -150,8 +149,8 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
             split = [discrete_ops.split_state_byte(layer.W, layer.N)
                      if layer.weight_storage == 'int8' else (None, None) for layer in discrete]
             increments, state, momenta = discrete_ops.int8_momentum_increments(
-                discrete_grads, learning_rate, [layer.W.get_value().shape for layer in discrete],
-                [layer.N for layer in discrete], srng, momenta=[q for _, q in split])
+                discrete_grads, learning_rate, shapes, [layer.N for layer in discrete], srng,
+                momenta=[q for _, q in split])
             packed = dict((layer, (index, q)) for layer, (index, _), q
                           in zip(discrete, split, momenta) if index is not None)
         else:
