@@ -20,6 +20,14 @@ if they do not.  DST draws its random numbers from ``MRG_RandomStreams``,
 whose CPU and GPU kernels give the same numbers; a transition can still
 differ where an increment lies within rounding of its threshold, so a small
 share of differing weights is tolerated (``--max-weight-diff``).
+
+Only MNIST's GXNOR-Net network agrees this way over several steps.  On the
+deeper CIFAR-10/SVHN networks, rounding differences of about 1e-5 in the
+float parameters after one Adam step are enough to flip a few first-layer
+staircase activations, and the flips multiply layer by layer, so the next
+steps part (float32 and float64 on one CPU part the same way);
+``bench/rounding_sensitivity.py`` measures this.  Compare those networks
+with ``--method fp`` or a single step.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -89,8 +97,9 @@ def device_description():
         return device
 
 
-def build_step(script, argv):
-    """(train_fn, params, experiment args, input shape) of ``script``'s network."""
+def build_network(script, argv):
+    """(network, input variable, parsed args) of ``script`` with flags ``argv``,
+    its initial weights drawn from the script's seed."""
     import lasagne
     import theano.tensor as T
     import binary_net
@@ -99,24 +108,38 @@ def build_step(script, argv):
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
     input_var = T.tensor4('inputs')
-    network = module.build_network(input_var, args)
+    return module.build_network(input_var, args), input_var, args
+
+
+def build_step(script, argv):
+    """(train_fn, params, training state, input shape) of ``script``'s network."""
+    import lasagne
+    import binary_net
+    network, input_var, args = build_network(script, argv)
     train_fn, _, state = binary_net.compile_functions(network, input_var, args.update,
                                                       args.m, seed=args.seed)
     shape = lasagne.layers.get_all_layers(network)[0].shape[1:]
     return train_fn, binary_net.layer_params(network), state, shape
 
 
-def run_steps(train_fn, shape, batch, steps, lr, seed, classes=10):
-    """Train ``steps`` steps (after one with LR 0, the snap) on fixed random
-    inputs; returns (losses, seconds of the timed steps)."""
+def random_batches(shape, batch, count, seed, classes=10):
+    """``count`` fixed random batches (X uniform in [-1, 1], y as +-1 targets)."""
     import theano
     import binary_net
     rng = np.random.RandomState(seed)
+    for _ in range(count):
+        X = rng.uniform(-1, 1, size=(batch,) + tuple(shape)).astype(theano.config.floatX)
+        yield X, binary_net.pm1_targets(rng.randint(0, classes, size=batch), classes)
+
+
+def run_steps(train_fn, shape, batch, steps, lr, seed, classes=10):
+    """Train ``steps`` steps (after one with LR 0, the snap) on the first
+    ``steps + 1`` of :func:`random_batches`; returns (losses, seconds of the
+    timed steps)."""
+    import theano
     floatx = theano.config.floatX
     losses, seconds = [], 0.0
-    for step in range(steps + 1):
-        X = rng.uniform(-1, 1, size=(batch,) + tuple(shape)).astype(floatx)
-        y = binary_net.pm1_targets(rng.randint(0, classes, size=batch), classes)
+    for step, (X, y) in enumerate(random_batches(shape, batch, steps + 1, seed, classes)):
         started = time.time()
         losses.append(float(train_fn(X, y, np.asarray(0.0 if step == 0 else lr, floatx))))
         if step:
