@@ -27,7 +27,6 @@ control, the CIFAR-10 network with ``--method fp`` (float weights, ReLU).
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -40,6 +39,8 @@ for path in (ROOT, os.path.join(ROOT, 'tools')):
 
 import gxnor_compat  # noqa: E402,F401  (before theano and lasagne)
 import numpy as np  # noqa: E402
+
+import mnist_runs  # noqa: E402  (read_json, write_json)
 
 __all__ = ['CASES', 'changed_share', 'sign_flip_share', 'measure', 'markdown_table', 'main']
 
@@ -109,6 +110,7 @@ def measure(script, flags, eps_list, batch_size=16, lr=0.01, seed=0):
     X, y = list(gpu_step.random_batches(shape, batch_size, 3, seed))[2]
     acts, weighted, probe = _probe(network, input_var)
     first_bn = [l for l in lasagne.layers.get_all_layers(network) if hasattr(l, 'beta')][0]
+    n = len(weighted)
     beta = first_bn.beta.get_value()
     signs = np.random.RandomState(seed).choice([-1.0, 1.0], size=beta.shape)
     reference = probe(X, y)
@@ -117,7 +119,6 @@ def measure(script, flags, eps_list, batch_size=16, lr=0.01, seed=0):
         first_bn.beta.set_value((beta + eps * signs).astype(beta.dtype))
         result = probe(X, y)
         first_bn.beta.set_value(beta)
-        n = len(weighted)
         rows.append(dict(
             eps=eps, loss=float(result[0]),
             loss_relative_change=float(abs(result[0] - reference[0]) / abs(reference[0])),
@@ -159,8 +160,7 @@ def main(argv=None):
     p.add_argument('--table', metavar='JSON', help='print the table of a results file and exit')
     args = p.parse_args(argv)
     if args.table:
-        with open(args.table) as f:
-            sys.stdout.write(markdown_table(json.load(f)))
+        sys.stdout.write(markdown_table(mnist_runs.read_json(args.table)))
         return 0
     eps_list = [float(e) for e in args.eps.split(',') if e]
     only = [s for s in args.only.split(',') if s]
@@ -179,10 +179,7 @@ def main(argv=None):
     text = markdown_table(summary)
     print(text)
     if args.json:
-        tmp = args.json + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(summary, f, indent=1, sort_keys=True)
-        os.rename(tmp, args.json)
+        mnist_runs.write_json(args.json, summary)
     return 0
 
 
