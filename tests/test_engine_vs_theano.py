@@ -86,9 +86,10 @@ def committed_models():
 
 
 @pytest.mark.skipif(not committed_models(), reason='no committed MNIST model in weights/')
-def test_committed_model_predictions_equal_theano_on_all_test_images(mnist_data):
+@pytest.mark.parametrize('name', [os.path.basename(p) for p in committed_models()] or ['none'])
+def test_committed_model_predictions_equal_theano_on_all_test_images(mnist_data, name):
     import model_sparsity
-    path = committed_models()[-1]
+    path = os.path.join(ROOT, 'weights', name)
     network, input_var, _ = model_sparsity.load_network(path)
     X, y = mnist_data['test']
     theano_scores = theano.function(
