@@ -66,7 +66,7 @@ def window_share(x, act_N=1, r=1.0, a=0.5):
 
 
 def pre_activations(network, input_var, X):
-    """{activation layer name: its input on ``X``} (training-mode batch norm)."""
+    """[(name, layer, its input on ``X``)] per discrete activation layer (training-mode batch norm)."""
     layers = [l for l in lasagne.layers.get_all_layers(network)
               if isinstance(l, gxnor_layers.DiscreteActivationLayer)]
     outputs = lasagne.layers.get_output([l.input_layer for l in layers], deterministic=False)
@@ -90,7 +90,8 @@ def measure(path, X, widths):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('models', nargs='+', help='gxnor-model .npz files (MNIST)')
-    parser.add_argument('--data-dir', default=os.path.join(ROOT, '..', 'shared', 'data', 'mnist'))
+    parser.add_argument('--data-dir', default=None,
+                        help='MNIST folder (default: found as mnist.py finds it)')
     parser.add_argument('--images', type=int, default=1000,
                         help='first training images used, one batch (default 1000)')
     parser.add_argument('--a', type=float, nargs='+', default=[0.5, 1.0],
@@ -102,7 +103,10 @@ def main(argv=None):
     for path in args.models:
         if not os.path.isfile(path):
             parser.error('no model file %s' % path)
-    data = datasets.load_mnist(args.data_dir)
+    try:
+        data = datasets.load_mnist(args.data_dir, download=None)
+    except datasets.DataError as err:
+        parser.error(str(err))
     X = datasets.to_float(data['train'][0][:args.images])
     result = dict(date=time.strftime('%Y-%m-%d'), machine=platform.platform(),
                   command='python bench/derivative_window.py ' + ' '.join(argv or sys.argv[1:]),

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository on sys.path and the real MNIST folder."""
+"""Shared fixtures: the repository on sys.path, the real MNIST folder, published models."""
+import glob
 import os
 import sys
 
@@ -19,6 +20,11 @@ def real_mnist_dir():
             pytest.fail(reason)
         pytest.skip(reason)
     return folder
+
+
+def committed_models(pattern='mnist-gxnor*.npz'):
+    """The published models in ``weights/`` matching ``pattern``, sorted by name."""
+    return sorted(glob.glob(os.path.join(ROOT, 'weights', pattern)))
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 """bench/derivative_window.py: the share of pre-activations a window reaches."""
-import glob
 import json
 import os
 import sys
@@ -7,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, committed_models
 
 sys.path.insert(0, os.path.join(ROOT, 'bench'))
 import derivative_window  # noqa: E402
@@ -26,14 +25,13 @@ def test_window_share_counts_every_threshold_of_a_staircase():
     assert derivative_window.window_share(x, act_N=2, r=1.0, a=0.1) == 0.4
 
 
-def mnist_models():
-    return sorted(glob.glob(os.path.join(ROOT, 'weights', 'mnist-gxnor-*-adam-*.npz')))
+ADAM_MODELS = committed_models('mnist-gxnor-*-adam-*.npz')
 
 
-@pytest.mark.skipif(not mnist_models(), reason='no committed MNIST model in weights/')
+@pytest.mark.skipif(not ADAM_MODELS, reason='no committed MNIST model in weights/')
 def test_committed_model_report(mnist_dir, tmp_path):
     out = str(tmp_path / 'dw.json')
-    assert derivative_window.main([mnist_models()[0], '--data-dir', mnist_dir, '--images', '20',
+    assert derivative_window.main([ADAM_MODELS[0], '--data-dir', mnist_dir, '--images', '20',
                                    '--a', '0.5', '1', '--json', out]) == 0
     with open(out) as handle:
         model, = json.load(handle)['models']

@@ -8,7 +8,6 @@ test images.
 """
 from __future__ import division
 
-import glob
 import os
 
 import gxnor_compat  # noqa: F401
@@ -21,8 +20,7 @@ import theano.tensor as T
 import binary_net
 import datasets
 import gated_xnor
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT, committed_models
 
 
 def build_small_network(input_var, args):
@@ -79,10 +77,6 @@ def test_engine_matches_theano_on_trained_small_model(mnist_data, tmp_path):
         integer = (out - bias) / scale
         assert np.all(np.abs(integer - np.round(integer)) < 0.02), name
         assert np.array_equal(preacts[name], np.round(integer).astype(preacts[name].dtype)), name
-
-
-def committed_models():
-    return sorted(glob.glob(os.path.join(ROOT, 'weights', 'mnist-gxnor*.npz')))
 
 
 @pytest.mark.skipif(not committed_models(), reason='no committed MNIST model in weights/')

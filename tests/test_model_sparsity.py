@@ -1,14 +1,13 @@
 """model_sparsity: closed gates and zero activations, against brute force and the engine."""
 from __future__ import division
 
-import glob
 import os
 
 import numpy as np
 import pytest
 
 import model_sparsity
-from conftest import ROOT
+from conftest import committed_models
 
 
 def brute_force_conv(x, w, stride, pad):
@@ -41,10 +40,6 @@ def test_dense_counts_equal_brute_force():
     flat = x.reshape(5, -1)
     expected = int(np.sum((flat[:, :, None] != 0) & (w[None] != 0)))
     assert model_sparsity.gate_counts(x, w, dict(kind='dense')) == (expected, 5 * 12 * 7)
-
-
-def committed_models():
-    return sorted(glob.glob(os.path.join(ROOT, 'weights', 'mnist-gxnor*.npz')))
 
 
 @pytest.mark.skipif(not committed_models(), reason='no committed MNIST model in weights/')
