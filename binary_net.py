@@ -400,6 +400,43 @@ def dense_block(net, args, name, num_units, activation=True):
     return _finish_block(net, args, name, False, activation)
 
 
+def discrete_weight_values(network):
+    """OrderedDict layer name -> its discrete weights as a float array (a copy)."""
+    return OrderedDict((layer.name, np.array(layer.weight_values()))
+                       for layer in gxnor_layers.discrete_layers(network))
+
+
+def weights_changed(before, after):
+    """Share (%) of discrete weights whose value differs between two
+    :func:`discrete_weight_values` snapshots: ``(over all, {layer: share})``.
+
+    Under DST a weight moves only by a random transition, so this is how fast
+    the learning rate lets the network move (too low: frozen; too high:
+    churning); ``(None, {})`` for a network without discrete weights.
+
+    Examples
+    --------
+    >>> a = OrderedDict([('c', np.zeros(4)), ('d', np.zeros(6))])
+    >>> b = OrderedDict([('c', np.array([0., 1, 0, 0])), ('d', np.zeros(6))])
+    >>> share, by_layer = weights_changed(a, b)
+    >>> share, list(by_layer.items())
+    (10.0, [('c', 25.0), ('d', 0.0)])
+    """
+    if not before:
+        return None, OrderedDict()
+    by_layer = OrderedDict((name, 100.0 * float(np.mean(before[name] != after[name])))
+                           for name in before)
+    total = sum(w.size for w in before.values())
+    changed = sum(int(np.sum(before[name] != after[name])) for name in before)
+    return 100.0 * changed / total, by_layer
+
+
+def _changed_line(share, by_layer, epoch):
+    layers = ', '.join('%s %.2f%%' % item for item in by_layer.items())
+    return ('  discrete weights changed:     %.2f%% (%s)%s'
+            % (share, layers, '  (the snap onto the grid)' if epoch == 0 else ''))
+
+
 def trained_state_bytes(network, state):
     """Bytes of everything the training keeps and changes besides the
     batch-norm averages: trainable and discrete parameters (hidden weights
@@ -570,14 +607,18 @@ def run(experiment, args, status=None):
         lr = learning_rate(epoch, args.lr_start, args.lr_end, args.epochs, args.lr_drops)
         status.update(epoch=epoch, minibatch=0, batches=len(X_train) // args.batch_size,
                       phase='training')
+        weights_before = discrete_weight_values(network)
         started = time.time()
         train_loss = train_epoch(train_fn, X_train, y_train, classes, args, lr, rng, epoch,
                                  _seconds_per_epoch(progress['history']), status)
         train_seconds = time.time() - started
+        changed, changed_by_layer = weights_changed(weights_before,
+                                                    discrete_weight_values(network))
         val_loss, val_err = evaluate(eval_fn, X_val, y_val, classes, args.eval_batch_size)
         test_loss, test_err = evaluate(eval_fn, X_test, y_test, classes, args.eval_batch_size)
         record = dict(epoch=epoch, lr=lr, train_loss=train_loss, val_loss=val_loss,
                       val_err=val_err, test_loss=test_loss, test_err=test_err,
+                      weights_changed=changed, weights_changed_by_layer=changed_by_layer,
                       seconds=time.time() - started, train_seconds=train_seconds,
                       images_per_second=(len(X_train) // args.batch_size) * args.batch_size /
                       max(train_seconds, 1e-9))
@@ -597,6 +638,8 @@ def run(experiment, args, status=None):
         print('  learning rate:                %.3g%s' % (lr, '  (snap epoch)' if epoch == 0
                                                          else ''))
         print('  training loss:                %.6f' % train_loss)
+        if changed is not None:
+            print(_changed_line(changed, changed_by_layer, epoch))
         print('  validation loss:              %.6f' % val_loss)
         print('  validation error rate:        %.2f%%' % val_err)
         print('  test error rate:              %.2f%%' % test_err)

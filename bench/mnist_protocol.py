@@ -18,9 +18,36 @@ import argparse
 import json
 import os
 import sys
+from collections import OrderedDict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_FILE = os.path.join(HERE, 'results', 'mnist_protocol.json')
+
+
+# The paper's method (mnist.py's defaults): a run that departs from one of
+# these says so in the table, so that no row passes for the paper's method.
+PAPER_METHOD = OrderedDict([
+    ('method', 'gxnor'), ('H', 1.0), ('N', 1), ('act_N', 1), ('r', 1.0), ('a', 0.5),
+    ('window', 'rect'), ('m', 3.0), ('update', 'adam'), ('weight_storage', 'float'),
+    ('init_scale', 1.0), ('dense_init_scale', 1.0), ('bn_alpha', 0.1), ('bn_epsilon', 1e-4),
+    ('augment', False), ('lr_drops', [])])
+
+
+def departures(config):
+    """'name value' for every method hyperparameter of ``config`` (a run's
+    ``results.json`` config) that differs from the paper's, comma-separated.
+
+    Examples
+    --------
+    >>> departures(dict(a=1.0, r=1.0, update='int8-momentum', batch_size=1000))
+    'a 1, update int8-momentum'
+    >>> departures(dict(a=0.5))
+    ''
+    """
+    return ', '.join('%s %s' % (key, '%g' % config[key] if isinstance(config[key], float)
+                                else config[key])
+                     for key, paper in PAPER_METHOD.items()
+                     if key in config and config[key] != paper)
 
 
 def summarise(results, command, device, note=''):
@@ -30,6 +57,7 @@ def summarise(results, command, device, note=''):
     trained = [h for h in history if h['epoch'] >= 1]
     return dict(
         run=results['run'], command=command, device=device, note=note,
+        departures=departures(config),
         batch_size=config['batch_size'], epochs=config['epochs'],
         lr_start=config['lr_start'], lr_end=config['lr_end'], seed=config['seed'],
         train_size=config.get('train_size', 0) or 50000,
@@ -73,14 +101,16 @@ def add(path, results_path, command, device, note=''):
 
 def table(runs):
     """Markdown table, one row per run, in the file's order."""
-    lines = ['| batch | epochs (done) | LR | seed | device | wall (epochs) | best val. (epoch) '
-             '| test at best val. | best test | note |',
-             '|---:|---|---|---:|---|---:|---|---:|---:|---|']
+    lines = ['| batch | epochs (done) | LR | method\'s departures from the paper | seed | device '
+             '| wall (epochs) | best val. (epoch) | test at best val. | best test | note |',
+             '|---:|---|---|---|---:|---|---:|---|---:|---:|---|']
     for r in runs:
         done = '%d' % r['epochs'] if r['finished'] else '%d (%d)' % (r['epochs'], r['epochs_done'])
         minutes = r['epoch_seconds'] / 60.0
-        lines.append('| %d | %s | %g -> %g | %d | %s | %.0f min | %.2f%% (%d) | %.2f%% | %.2f%% | %s |'
-                     % (r['batch_size'], done, r['lr_start'], r['lr_end'], r['seed'], r['device'],
+        lines.append('| %d | %s | %g -> %g | %s | %d | %s | %.0f min | %.2f%% (%d) | %.2f%% | %.2f%% '
+                     '| %s |'
+                     % (r['batch_size'], done, r['lr_start'], r['lr_end'],
+                        r.get('departures') or 'none', r['seed'], r['device'],
                         minutes, r['best_val_err'], r['best_val_epoch'],
                         r['test_err_at_best_val'], r['best_test_err'], r['note']))
     return '\n'.join(lines)

@@ -158,6 +158,11 @@ def test_run_writes_model_results_and_resumes_exactly(tiny, capsys):
     assert np.isin(model['conv1.W'], [-1, 0, 1]).all()
     out = capsys.readouterr().out
     assert 'lr_start           = 0.03' in out and 'Epoch 2 of 2' in out
+    # Epoch 0 snaps every float-initialised weight onto the grid; DST moves a share.
+    changed = [h['weights_changed'] for h in data['history']]
+    assert changed[0] == 100.0 and all(0.0 < c < 100.0 for c in changed[1:]), changed
+    assert sorted(data['history'][1]['weights_changed_by_layer']) == ['conv1', 'fc2']
+    assert 'discrete weights changed:     %.2f%% (conv1 ' % changed[2] in out
 
     # The same run stopped during epoch 2, then started again, ends identically.
     calls = {'n': 0}

@@ -35,6 +35,13 @@ def test_mnist_full_precision_and_int8_storage_run(tmp_path, mnist_dir):
     int8 = run_mnist(tmp_path, mnist_dir, seed=2, epochs=1, extra=['--weight-storage', 'int8'])
     assert fp['test_err_at_best_val'] < 40.0 and int8['test_err_at_best_val'] < 40.0
     assert fp['run'] != int8['run']
+    history = dict((s['run'], json.loads((tmp_path / 'r' / s['run'] / 'results.json')
+                                         .read_text())['history']) for s in (fp, int8))
+    # No discrete weights, no share; int8 weights start on the grid (epoch 0
+    # changes none), then DST moves some.
+    assert [h['weights_changed'] for h in history[fp['run']]] == [None, None]
+    int8_changed = [h['weights_changed'] for h in history[int8['run']]]
+    assert int8_changed[0] == 0.0 and 0.0 < int8_changed[1] < 100.0, int8_changed
 
 
 def test_int8_momentum_dst_learns_with_one_byte_per_weight(tmp_path, mnist_dir):
