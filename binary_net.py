@@ -358,7 +358,17 @@ def _plot_curves(out, trained, title):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     epochs = [h['epoch'] for h in trained]
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
+    # Runs begun before the harness measured it lack the share in their first epochs.
+    changed = [(h['epoch'], h['weights_changed']) for h in trained
+               if h.get('weights_changed') is not None]
+    if changed:
+        fig, (top, bottom, moved) = plt.subplots(3, 1, sharex=True, figsize=(7, 8))
+        moved.plot([e for e, _ in changed], [c for _, c in changed], 'k-')
+        moved.set_ylabel('discrete weights\nchanged (%)')
+        if all(c > 0 for _, c in changed):   # it spans decades as the LR decays
+            moved.set_yscale('log')
+    else:
+        fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
     top.plot(epochs, [h['val_err'] for h in trained], 'r-', label='validation')
     top.plot(epochs, [h['test_err'] for h in trained], 'g-', label='test')
     top.set_ylabel('error rate (%)')
@@ -367,8 +377,8 @@ def _plot_curves(out, trained, title):
     bottom.plot(epochs, [h['train_loss'] for h in trained], 'b-', label='training')
     bottom.plot(epochs, [h['val_loss'] for h in trained], 'm-', label='validation')
     bottom.set_ylabel('squared hinge loss')
-    bottom.set_xlabel('epoch')
     bottom.legend()
+    (moved if changed else bottom).set_xlabel('epoch')
     fig.savefig(out, format='png', dpi=80)
     plt.close(fig)
 

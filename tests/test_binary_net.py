@@ -4,6 +4,7 @@ from __future__ import division
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -151,7 +152,9 @@ def test_run_writes_model_results_and_resumes_exactly(tiny, capsys):
     assert data['best_test_err'] == min(h['test_err'] for h in data['history'])
     mat = scipy.io.loadmat(str(results / 'results.mat'))
     assert mat['valid_err'].size == 2 and mat['train_loss'].size == 2
-    assert (results / 'curves.png').read_bytes()[:4] == b'\x89PNG'
+    png = (results / 'curves.png').read_bytes()
+    # PNG width and height: 7 x 8 inches at 80 dpi, the third panel being the weights changed.
+    assert png[:4] == b'\x89PNG' and struct.unpack('>II', png[16:24]) == (560, 640)
     model = np.load(str(tmp_path / 'weights' / 'straight.npz'))
     meta = json.loads(str(model['__meta__']))
     assert meta['format'] == 'gxnor-model' and meta['epoch'] == data['best_val_epoch']
