@@ -364,9 +364,13 @@ def _plot_curves(out, trained, title):
     if changed:
         fig, (top, bottom, moved) = plt.subplots(3, 1, sharex=True, figsize=(7, 8))
         moved.plot([e for e, _ in changed], [c for _, c in changed], 'k-')
-        moved.set_ylabel('discrete weights\nchanged (%)')
+        moved.set_ylabel('weights changed (%)')
         if all(c > 0 for _, c in changed):   # it spans decades as the LR decays
+            from matplotlib.ticker import FormatStrFormatter
             moved.set_yscale('log')
+            for axis_format in (moved.yaxis.set_major_formatter,
+                                moved.yaxis.set_minor_formatter):
+                axis_format(FormatStrFormatter('%g'))
     else:
         fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
     top.plot(epochs, [h['val_err'] for h in trained], 'r-', label='validation')
@@ -379,6 +383,7 @@ def _plot_curves(out, trained, title):
     bottom.set_ylabel('squared hinge loss')
     bottom.legend()
     (moved if changed else bottom).set_xlabel('epoch')
+    fig.tight_layout()
     fig.savefig(out, format='png', dpi=80)
     plt.close(fig)
 
