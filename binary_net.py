@@ -439,11 +439,11 @@ def weights_changed(before, after):
     """
     if not before:
         return None, OrderedDict()
-    by_layer = OrderedDict((name, 100.0 * float(np.mean(before[name] != after[name])))
-                           for name in before)
+    counts = OrderedDict((name, int(np.count_nonzero(before[name] != after[name])))
+                         for name in before)
+    by_layer = OrderedDict((name, 100.0 * n / before[name].size) for name, n in counts.items())
     total = sum(w.size for w in before.values())
-    changed = sum(int(np.sum(before[name] != after[name])) for name in before)
-    return 100.0 * changed / total, by_layer
+    return 100.0 * sum(counts.values()) / total, by_layer
 
 
 def _changed_line(share, by_layer, epoch):
