@@ -353,6 +353,19 @@ def write_results(folder, history, summary):
                       lambda out: _plot_curves(out, trained, summary.get('run', '')))
 
 
+def _scale_for_shares(axes, values):
+    """A log y axis labelled 1, 2 and 5 of each decade in plain numbers ('0.2',
+    not '2x10^-1') when ``values`` span a factor 5 or more, as the share of
+    weights changed does while the LR decays; a linear axis otherwise."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+    if min(values) <= 0 or max(values) < 5 * min(values):
+        return
+    axes.set_yscale('log')
+    axes.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.yaxis.set_major_formatter(FormatStrFormatter('%g'))
+    axes.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _plot_curves(out, trained, title):
     import matplotlib
     matplotlib.use('Agg')
@@ -365,12 +378,7 @@ def _plot_curves(out, trained, title):
         fig, (top, bottom, moved) = plt.subplots(3, 1, sharex=True, figsize=(7, 8))
         moved.plot([e for e, _ in changed], [c for _, c in changed], 'k-')
         moved.set_ylabel('weights changed (%)')
-        if all(c > 0 for _, c in changed):   # it spans decades as the LR decays
-            from matplotlib.ticker import FormatStrFormatter
-            moved.set_yscale('log')
-            for axis_format in (moved.yaxis.set_major_formatter,
-                                moved.yaxis.set_minor_formatter):
-                axis_format(FormatStrFormatter('%g'))
+        _scale_for_shares(moved, [c for _, c in changed])
     else:
         fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
     top.plot(epochs, [h['val_err'] for h in trained], 'r-', label='validation')
