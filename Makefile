@@ -54,11 +54,11 @@ help:
 	@echo 'Targets:'
 	@echo '  make test         builds what is missing (apt-get g++, OpenBLAS and the GPU backend'"'"'s'
 	@echo '                    Debian packages when root; five envs: $(VENV27), $(VENV311),'
-	@echo '                    $(VENV_NP2), $(VENV_GPU) and $(VENV_TOOLS)), then `python -m pytest`'
-	@echo '                    on Python 2.7 and on 3.11, the engine tests with NumPy 2,'
-	@echo '                    and make test-gpu.  All always run; fails at the end if any failed'
-	@echo '                    (pytest exit 5, no test collected, is a failure).  18 min on'
-	@echo '                    2 cores from a fresh clone (2026-11-24, compile cache warm).'
+	@echo '                    $(VENV_NP2), $(VENV_GPU) and $(VENV_TOOLS)), then four suites,'
+	@echo '                    $$(TEST_JOBS) = $(TEST_JOBS) at a time: `python -m pytest` on Python 2.7 and'
+	@echo '                    on 3.11, the engine tests with NumPy 2, and make test-gpu.  All always'
+	@echo '                    run; each prints its report when it ends; fails at the end if any'
+	@echo '                    failed (pytest exit 5, no test collected, is a failure).'
 	@echo '  make test27       the same on Python 2.7 only;  make test311: on 3.11 only'
 	@echo '  make test-numpy2  the inference engine tests with NumPy 2 only'
 	@echo '  make test-gpu     tests/test_gpu_backend.py in $(VENV_GPU): every script'"'"'s training step'
@@ -198,17 +198,43 @@ GPU_DEVICE ?= opencl0:0
 run_gpu_tests = GXNOR_REQUIRE_GPU_BACKEND=1 GXNOR_GPU_DEVICE='$(GPU_DEVICE)' \
 	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS=tests/test_gpu_backend.py bash tools/run-tests.sh $(VENV_GPU)
 
+# The four suites of `make test`, TEST_JOBS at a time: each is mostly one core's
+# work (pytest runs one test at a time, Theano compiles with one g++), so on two
+# cores two at a time take about half as long.  The longest start first; each
+# suite's report is printed whole when it ends.  TEST_JOBS=1: one after another.
+TEST_JOBS ?= 2
+TEST_SUITES := test-suite-gpu test-suite-311 test-suite-27 test-suite-numpy2
+NUMPY2_TESTS := tests/test_gated_xnor.py tests/test_gxnor_kernels.py gated_xnor.py gxnor_kernels.py gxnor_engine
+
 test: sysdeps venv27 venv311 venv-numpy2 venv-gpu
-	@status=0; $(run_tests) $(VENV27) $(VENV311) || status=1; \
-	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='tests/test_gated_xnor.py tests/test_gxnor_kernels.py gated_xnor.py gxnor_kernels.py gxnor_engine' bash tools/run-tests.sh $(VENV_NP2) \
-	    || status=1; \
-	$(run_gpu_tests) || status=1; exit $$status
+	@summary=$$(mktemp); rm -f "$$summary.counts"; start=$$(date +%s); \
+	echo "make test: $(words $(TEST_SUITES)) suites ($(TEST_SUITES:test-suite-%=%)), $(TEST_JOBS) at a time;" \
+	    "each one's report appears when it ends"; \
+	SUMMARY_FILE="$$summary" $(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target \
+	    $(TEST_SUITES); status=$$?; \
+	echo; echo "==== make test: $$(( $$(date +%s) - start )) s ===="; cat "$$summary"; \
+	awk '{p += $$1; f += $$2; s += $$3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s}' \
+	    "$$summary.counts" 2>/dev/null; \
+	runs=$$(grep -c . "$$summary" || true); rm -f "$$summary" "$$summary.counts"; \
+	if [ "$$runs" -ne $(words $(TEST_SUITES)) ]; then \
+	    echo "make test: $$runs of $(words $(TEST_SUITES)) suites reported"; status=1; fi; \
+	exit $$status
+
+.PHONY: $(TEST_SUITES)
+test-suite-27:
+	@$(run_tests) $(VENV27)
+test-suite-311:
+	@$(run_tests) $(VENV311)
+test-suite-numpy2:
+	@PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(NUMPY2_TESTS)' bash tools/run-tests.sh $(VENV_NP2)
+test-suite-gpu:
+	@$(run_gpu_tests)
 
 test-gpu: venv-gpu
 	$(run_gpu_tests)
 
 test-numpy2: venv-numpy2
-	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='tests/test_gated_xnor.py tests/test_gxnor_kernels.py gated_xnor.py gxnor_kernels.py gxnor_engine' bash tools/run-tests.sh $(VENV_NP2)
+	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(NUMPY2_TESTS)' bash tools/run-tests.sh $(VENV_NP2)
 
 test27: sysdeps venv27
 	$(run_tests) $(VENV27)

@@ -6,7 +6,8 @@
 #   tools/run-tests.sh .venv27 .venv311
 #
 # Environment: PYTEST_ARGS (pytest options), TESTS (what to test; empty: the
-# testpaths of pytest.ini).
+# testpaths of pytest.ini), SUMMARY_FILE (if set, each summary line and the
+# counts are appended to it and to SUMMARY_FILE.counts, for `make test`'s total).
 set -u
 pytest_args=${PYTEST_ARGS--p no:cacheprovider -ra -q}
 tests=${TESTS-}
@@ -19,6 +20,7 @@ for venv in "$@"; do
     py=$venv/bin/python
     version=$("$py" -c 'import platform; print(platform.python_version())') || {
         lines+=("$venv: FAILED (its python does not run; try 'make clean-venvs')")
+        echo '0 1 0' >> "$tmp/counts"
         status=1
         continue
     }
@@ -27,8 +29,9 @@ for venv in "$@"; do
     echo "==== Python $version ($venv): python -m pytest $pytest_args $tests ===="
     "$py" -c 'import sys; print("Python " + sys.version.replace("\n", " "))'
     start=$SECONDS
+    # Its own temporary folder: make test runs suites side by side.
     # shellcheck disable=SC2086  # word splitting of the options is wanted
-    "$py" -m pytest $pytest_args --junitxml="$xml" $tests
+    "$py" -m pytest $pytest_args --junitxml="$xml" --basetemp="$tmp/$(basename "$venv").tmp" $tests
     rc=$?
     counts=$("$py" - "$xml" <<'PY' 2>/dev/null
 import sys
@@ -41,8 +44,11 @@ print('%d %d %d' % (n['tests'] - n['failures'] - n['errors'] - n['skipped'],
                     n['failures'] + n['errors'], n['skipped']))
 PY
     ) || counts=''
-    if [ -z "$counts" ] && [ "$rc" -ne 0 ]; then
-        counts='0 1 0'  # no report: count the crashed run as one failure
+    if [ "$rc" -ne 0 ] && { [ -z "$counts" ] || [ "${counts#* }" = "0 ${counts##* }" ]; }; then
+        # No report (a crash), or no failed test (a usage error, nothing
+        # collected): count the run as one failure so that the total shows it.
+        counts="${counts:-0 0 0}"
+        counts="${counts%% *} 1 ${counts##* }"
     fi
     echo "$counts" >> "$tmp/counts"
     case $rc in
@@ -51,14 +57,18 @@ PY
         *) verdict="FAILED (pytest exit $rc)"; status=1 ;;
     esac
     read -r passed failed skipped <<< "$counts"
-    lines+=("Python $version: $verdict; ${passed:-?} passed, ${failed:-?} failed, ${skipped:-?} skipped in $((SECONDS - start)) s")
+    lines+=("Python $version ($venv): $verdict; ${passed:-?} passed, ${failed:-?} failed, ${skipped:-?} skipped in $((SECONDS - start)) s")
 done
 
 echo
 echo "==== Summary ===="
 for line in "${lines[@]}"; do
     echo "$line"
+    if [ -n "${SUMMARY_FILE:-}" ]; then echo "$line" >> "$SUMMARY_FILE"; fi
 done
+if [ -n "${SUMMARY_FILE:-}" ] && [ -s "$tmp/counts" ]; then
+    cat "$tmp/counts" >> "$SUMMARY_FILE.counts"
+fi
 if [ -s "$tmp/counts" ]; then
     awk '{p += $1; f += $2; s += $3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s}' "$tmp/counts"
 fi
