@@ -35,6 +35,15 @@ STAMP := .requirements-installed
 # The real MNIST: $GXNOR_MNIST_DIR, else ../shared/data/mnist when present,
 # else empty (mnist.py then downloads into ./data/mnist; tests skip).
 MNIST_DIR ?= $(or $(GXNOR_MNIST_DIR),$(if $(wildcard ../shared/data/mnist/.),../shared/data/mnist))
+# CIFAR-10: $GXNOR_CIFAR10_DIR, else ./data/cifar10 (where cifar10.py looks by
+# default), which `make cifar10-data` fills from the JPEG copy in
+# ../shared/data/cifar10-jpeg when there is one (else cifar10.py downloads the
+# official archive there).
+CIFAR10_JPEG ?= ../shared/data/cifar10-jpeg
+CIFAR10_DIR ?= $(or $(GXNOR_CIFAR10_DIR),data/cifar10)
+# The CPU protocol: a quarter of the paper's widths (a stated departure), 30
+# epochs of batch 100 (README, CIFAR-10 on the CPU).
+CIFAR10_FLAGS ?= --widths 32,64,128,256 --epochs 30 --batch-size 100 --lr-start 0.01 --lr-end 0.0001
 # The CPU protocol (the authors' defaults are batch 10000, 4000 epochs), with one
 # departure from the paper's method: a = 1 (README, MNIST on the CPU).
 MNIST_FLAGS ?= --batch-size 1000 --epochs 120 --lr-start 0.1 --lr-end 0.0001 --a 1
@@ -49,18 +58,20 @@ PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
 # Empty: pytest.ini's testpaths (tests/ and the modules' docstring examples).
 TESTS ?=
 
-.PHONY: help test test27 test311 test-numpy2 test-gpu gpu-check mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu sysdeps gpu-sysdeps clean-venvs
+.PHONY: cifar10 cifar10-data help test test27 test311 test-numpy2 test-gpu gpu-check mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu sysdeps gpu-sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
 	@echo '  make test         builds what is missing (apt-get g++, OpenBLAS and the GPU backend'"'"'s'
 	@echo '                    Debian packages when root; five envs: $(VENV27), $(VENV311),'
-	@echo '                    $(VENV_NP2), $(VENV_GPU) and $(VENV_TOOLS)), then four suites,'
+	@echo '                    $(VENV_NP2), $(VENV_GPU) and $(VENV_TOOLS); the real CIFAR-10: make'
+	@echo '                    cifar10-data), then four suites,'
 	@echo '                    $$(TEST_JOBS) = $(TEST_JOBS) at a time: `python -m pytest` on Python 2.7 and'
 	@echo '                    on 3.11, the engine tests with NumPy 2, and make test-gpu.  All always'
 	@echo '                    run; each prints its report when it ends; fails at the end if any'
 	@echo '                    failed (pytest exit 5, no test collected, is a failure).'
 	@echo '  make test27       the same on Python 2.7 only;  make test311: on 3.11 only'
+	@echo '                    (both also make cifar10-data)'
 	@echo '  make test-numpy2  the inference engine tests with NumPy 2 only'
 	@echo '  make test-gpu     tests/test_gpu_backend.py in $(VENV_GPU): every script'"'"'s training step'
 	@echo '                    on Theano'"'"'s GPU backend (device $$(GPU_DEVICE)), against the CPU'
@@ -90,6 +101,10 @@ help:
 	@echo '  MNIST_DIR=$(MNIST_DIR)'
 	@echo '      empty: mnist.py downloads into ./data/mnist, tests needing MNIST skip'
 	@echo '      (fail with GXNOR_REQUIRE_DATA=1, as in CI)'
+	@echo '  CIFAR10_DIR=$(CIFAR10_DIR)'
+	@echo '      the tests'"'"' CIFAR-10 (their GXNOR_CIFAR10_DIR); make cifar10-data fills it from'
+	@echo '      the JPEG copy in CIFAR10_JPEG=$(CIFAR10_JPEG); without its batches,'
+	@echo '      tests needing CIFAR-10 skip (fail with GXNOR_REQUIRE_DATA=1, as in CI)'
 	@echo '  MNIST_FLAGS=$(MNIST_FLAGS)'
 	@echo '  TESTS=$(TESTS)  PYTEST_FLAGS=$(PYTEST_FLAGS)'
 	@echo '  PYTHON27=, PYTHON311=  interpreters (default: found with tools/find-python.sh)'
@@ -192,7 +207,8 @@ clean-venvs:
 
 # Runs both interpreters even if the first fails, then fails at the end.
 export_mnist = $(if $(MNIST_DIR),GXNOR_MNIST_DIR='$(abspath $(MNIST_DIR))')
-run_tests = $(export_mnist) PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(TESTS)' bash tools/run-tests.sh
+export_cifar10 = GXNOR_CIFAR10_DIR='$(abspath $(CIFAR10_DIR))'
+run_tests = $(export_mnist) $(export_cifar10) PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(TESTS)' bash tools/run-tests.sh
 
 # The GPU backend's check: on OpenCL (POCL) unless GPU_DEVICE names another.
 GPU_DEVICE ?= opencl0:0
@@ -207,7 +223,7 @@ TEST_JOBS ?= 2
 TEST_SUITES := test-suite-gpu test-suite-311 test-suite-27 test-suite-numpy2
 NUMPY2_TESTS := tests/test_gated_xnor.py tests/test_gxnor_kernels.py gated_xnor.py gxnor_kernels.py gxnor_engine
 
-test: sysdeps venv27 venv311 venv-numpy2 venv-gpu
+test: sysdeps venv27 venv311 venv-numpy2 venv-gpu cifar10-data
 	@summary=$$(mktemp); rm -f "$$summary.counts"; start=$$(date +%s); \
 	echo "make test: $(words $(TEST_SUITES)) suites ($(TEST_SUITES:test-suite-%=%)), $(TEST_JOBS) at a time;" \
 	    "each one's report appears when it ends"; \
@@ -237,14 +253,30 @@ test-gpu: venv-gpu
 test-numpy2: venv-numpy2
 	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(NUMPY2_TESTS)' bash tools/run-tests.sh $(VENV_NP2)
 
-test27: sysdeps venv27
+test27: sysdeps venv27 cifar10-data
 	$(run_tests) $(VENV27)
 
-test311: sysdeps venv311
+test311: sysdeps venv311 cifar10-data
 	$(run_tests) $(VENV311)
 
 mnist: sysdeps venv311
 	$(VENV311)/bin/python mnist.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(MNIST_FLAGS)
+
+# The official Python-format batches, written once from the JPEG copy (the
+# decoded pixels checked against the SHA-256 its script records).  Nothing to do
+# when the batches are there (the official ones, or an earlier build).
+cifar10-data: venv311
+	@if [ -f '$(CIFAR10_DIR)/cifar-10-batches-py/test_batch' ] || [ -f '$(CIFAR10_DIR)/test_batch' ]; then \
+	    echo 'cifar10-data: CIFAR-10 batches present in $(CIFAR10_DIR)'; \
+	elif [ -f '$(CIFAR10_JPEG)/make_cifar10.py' ]; then \
+	    echo 'cifar10-data: CIFAR-10 (JPEG copy) from $(CIFAR10_JPEG) into $(CIFAR10_DIR)'; \
+	    $(VENV311)/bin/python '$(CIFAR10_JPEG)/make_cifar10.py' --check '$(CIFAR10_DIR)'; \
+	else \
+	    echo 'cifar10-data: no JPEG copy in $(CIFAR10_JPEG); cifar10.py downloads the official archive'; \
+	fi
+
+cifar10: sysdeps venv311 cifar10-data
+	$(VENV311)/bin/python cifar10.py --data-dir '$(CIFAR10_DIR)' --download $(CIFAR10_FLAGS)
 
 bench: sysdeps venv311
 	$(VENV311)/bin/python bench/bench_training.py $(BENCH_FLAGS)

@@ -57,8 +57,8 @@ import methods
 from progress import Progress
 
 __all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_loss',
-           'build_updates', 'compile_functions', 'trained_state_bytes', 'learning_rate',
-           'save_model', 'UsageError', 'TrainingDiverged']
+           'build_updates', 'compile_functions', 'keep_freed_memory', 'trained_state_bytes',
+           'learning_rate', 'save_model', 'UsageError', 'TrainingDiverged']
 
 MODEL_FORMAT = 'gxnor-model'
 # Increment rules for DST (--update); all but 'adam' keep no float state per weight.
@@ -209,6 +209,42 @@ def compile_functions(network, input_var, update='adam', m=3.0, seed=1234):
     state = [v for v in updates if v not in params]
     state += [item[0] for item in srng.state_updates if item[0] not in state]
     return train_fn, eval_fn, state
+
+
+# glibc's mallopt parameters.
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+def keep_freed_memory(environ=None):
+    """Let glibc keep the memory a training step frees, for the next step to reuse.
+
+    Theano frees every intermediate array of a step as soon as it is used
+    (``allow_gc``), and glibc hands large freed blocks (mmap'ed ones, and the
+    top of the heap) back to the system, so the next step faults every page
+    of them in again, zero-filled: about 27,000 page faults and 0.06 s of
+    system time per step of ``cifar10.py --widths 32,64,128,256`` at batch
+    100, 97,000 and 0.66 s at the paper's widths.  With every block served
+    from the heap (no mmap) and the heap never trimmed, the pages stay
+    mapped; the same arrays come back every step, so the peak memory stays
+    about what it was (the same, and 5% more at the paper's widths).  The
+    numbers computed do not change; the step runs 8% (12%) faster on a
+    2-core machine (``bench/results/cifar10-step.json``).
+
+    Does nothing where the C library has no ``mallopt`` (not glibc) or the
+    user tuned glibc's malloc (``MALLOC_*_`` or ``GLIBC_TUNABLES``); returns
+    whether it changed the settings.
+    """
+    environ = os.environ if environ is None else environ
+    if any(k.startswith('MALLOC_') for k in environ) or 'malloc' in environ.get(
+            'GLIBC_TUNABLES', ''):
+        return False
+    try:
+        import ctypes
+        import ctypes.util
+        mallopt = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
 
 
 def learning_rate(epoch, lr_start, lr_end, epochs, drops=()):
@@ -593,6 +629,7 @@ def run(experiment, args, status=None):
     input_var = T.tensor4('inputs')
     network = experiment.build_network(input_var, args)
     started = time.time()
+    keep_freed_memory()   # the same numbers, fewer page faults per step
     train_fn, eval_fn, state = compile_functions(network, input_var, args.update, args.m,
                                                  seed=args.seed)
     print('  compiled in %.1fs' % (time.time() - started))

@@ -3,16 +3,33 @@
 
 Both run in one process on the same images and batches: the engine
 (:mod:`gated_xnor`, bit-packed integers) and a float32 pass written the
-usual way (im2col + ``np.dot`` through BLAS, batch norm, activation).  The
-script prints the throughput of each (images/s) and their ratio, the model
-size packed versus float32, and whether the predictions agree.
+usual way (im2col + ``np.dot`` through BLAS, batch norm, activation).  They
+are timed in alternating rounds (``--repeat R``: engine then float32 in
+even rounds, float32 then engine in odd ones), so that a change of load on
+the machine touches both; the script prints the best time of each
+(images/s), their ratio and the median of the per-round ratios, the model
+size packed versus float32, the load average before and after, and how
+many predictions differ between the two.
 
-Model: the MODEL argument, else the newest ``weights/mnist*.npz``, else a
-random model of the paper's MNIST architecture (32C5-MP2-64C5-MP2-512FC-10,
-ternary weights, batch-norm statistics measured on the images, as training
-would leave them).  Images: the MNIST test set through ``datasets.py``
-(``--data-dir``, ``$GXNOR_MNIST_DIR`` or ``../shared/data/mnist``), else
-random uint8 images.
+For a trained model file it also runs the model's Lasagne network,
+rebuilt from the file (:func:`model_sparsity.load_network`) and compiled
+by Theano (deterministic pass, float32, as ``binary_net``'s test function),
+on the same images, untimed, and counts the predictions that differ from
+the engine's and from the float32 pass's (``--theano``: required;
+``--no-theano``: skipped; default: when Theano imports).
+
+Model: the MODEL argument (any data set the harness trains: an MNIST,
+CIFAR-10 or SVHN model of any architecture, e.g. any ``cifar10.py
+--widths``), else the newest ``weights/mnist*.npz``, else a random model of
+the paper's MNIST architecture (32C5-MP2-64C5-MP2-512FC-10, ternary
+weights, batch-norm statistics measured on the images, as training would
+leave them).  Images: the test set of the model's data set through
+``datasets.py``, found in ``--data-dir``, else ``$GXNOR_<DATASET>_DIR``
+(``$GXNOR_MNIST_DIR``, ``$GXNOR_CIFAR10_DIR``), else the project's folders
+(``../shared/data/mnist``; ``./data/cifar10``, where ``cifar10.py`` looks),
+else random uint8 images of the model's input shape.  The CIFAR-10 test
+set built from the project's JPEG copy (``make cifar10-data``) is
+recognised by its pixels' SHA-256 and called "CIFAR-10 (JPEG copy)".
 
 ``--cifar-random`` adds, in the same run, the same comparison on the
 CIFAR-10 network of ``cifar10.py`` (2x128C3-MP2-2x256C3-MP2-2x512C3-MP2-
@@ -20,7 +37,7 @@ CIFAR-10 network of ``cifar10.py`` (2x128C3-MP2-2x256C3-MP2-2x512C3-MP2-
 the images and random gamma, beta and biases, on random uint8 images
 (``--cifar-images``), the same images for both sides.  The model file is
 written to a temporary folder and removed.  ``--json PATH`` writes every
-figure as JSON.
+figure as JSON, with the command, date, machine and load average.
 
 Examples
 --------
@@ -30,12 +47,15 @@ Examples
     python bench/bench_gated_xnor.py weights/mnist.npz --limit 2000 --popcount table
     python bench/bench_gated_xnor.py weights/mnist.npz --kernel numpy   # no compiled kernels
     python bench/bench_gated_xnor.py weights/mnist.npz --cifar-random --json out.json
+    python bench/bench_gated_xnor.py results/cifar10-gxnor-....npz --data-dir data/cifar10 \
+        --repeat 5 --theano --json bench/results/engine-cifar10.json
 """
 from __future__ import absolute_import, division, print_function
 
 import argparse
 import datetime
 import glob
+import hashlib
 import json
 import os
 import platform
@@ -55,7 +75,12 @@ import gated_xnor as gx  # noqa: E402
 import gxnor_kernels as gk  # noqa: E402
 
 __all__ = ['FloatNet', 'mnist_layers', 'cifar10_layers', 'random_model', 'random_mnist_model',
-           'random_cifar10_model', 'load_images', 'measure', 'main']
+           'random_cifar10_model', 'load_images', 'theano_predictions', 'measure', 'main']
+
+# SHA-256 of the CIFAR-10 test pixels (uint8, batch order) that the project's
+# JPEG copy decodes to (../shared/data/cifar10-jpeg/make_cifar10.py).
+CIFAR10_JPEG_TEST_SHA256 = '5681a721162d00a0d36b9874ec9ae04052c6fe5f8320393a80c9809cf2a44c56'
+_TITLES = dict(mnist='MNIST', cifar10='CIFAR-10', svhn='SVHN')
 
 
 # ----------------------------------------------------------------------------- float32 pass
@@ -268,40 +293,84 @@ def newest_model():
     return max(found, key=os.path.getmtime) if found else None
 
 
-def load_images(data_dir, limit, seed=0):
-    """(X, y, description): the MNIST test set, else random images (y None)."""
-    candidates = [data_dir, os.environ.get('GXNOR_MNIST_DIR'),
-                  os.path.join(ROOT, '..', 'shared', 'data', 'mnist')]
-    why = 'no folder of %s' % ', '.join(c for c in candidates if c)
+def _data_folders(dataset, data_dir):
+    """Folders to try for `dataset`'s test files, in order (None: datasets.py's default)."""
+    if data_dir:
+        return [data_dir]       # a folder the user named: that one only
+    env = os.environ.get('GXNOR_%s_DIR' % dataset.upper())
+    if env:
+        return [env]
+    if dataset == 'mnist':
+        return [os.path.join(ROOT, '..', 'shared', 'data', 'mnist')]
+    return [os.path.join(ROOT, 'data', dataset), None]
+
+
+def _describe_test_set(dataset, X, folder):
+    title = _TITLES.get(dataset, dataset)
+    if dataset == 'cifar10' and len(X) == 10000 and \
+            hashlib.sha256(np.ascontiguousarray(X).tobytes()).hexdigest() == \
+            CIFAR10_JPEG_TEST_SHA256:
+        title = 'CIFAR-10 (JPEG copy)'
+    return '%s test set (%s)' % (title, folder or
+                                 "datasets.py's default folders: $PYLEARN2_DATA_PATH, ./data")
+
+
+def load_images(data_dir, limit, seed=0, dataset='mnist', input_shape=(1, 28, 28)):
+    """(X, y, description): `dataset`'s test set, else random images (y None).
+
+    Never downloads.  Random images have shape `input_shape` and are 10,000
+    (or `limit`).
+    """
+    folders = _data_folders(dataset, data_dir)
+    why = 'no folder of %s' % ', '.join(f for f in folders if f)
     try:
         import datasets
     except ImportError as exc:
         datasets, why = None, 'datasets.py: %s' % exc
-    for folder in [c for c in candidates if c] if datasets else []:
-        if not os.path.isdir(folder):
+    for folder in folders if datasets else []:
+        if folder is not None and not os.path.isdir(folder):
             continue
         try:
-            X, y = datasets.load_mnist(folder, download=False)['test']
+            X, y = datasets.load_test(dataset, folder, download=False)
         except Exception as exc:   # any DataError: try the next folder
             why = str(exc)
             continue
-        return X[:limit], np.asarray(y)[:limit], 'MNIST test set (%s)' % folder
+        text = _describe_test_set(dataset, X, folder)
+        return X[:limit], np.asarray(y)[:limit], text
     n = 10000 if limit is None else limit
-    X = np.random.RandomState(seed).randint(0, 256, size=(n, 1, 28, 28)).astype(np.uint8)
-    return X, None, 'random uint8 images (no MNIST: %s)' % why
+    X = np.random.RandomState(seed).randint(0, 256, size=(n,) + tuple(input_shape))
+    return X.astype(np.uint8), None, 'random uint8 images (no %s test set: %s)' % (
+        _TITLES.get(dataset, dataset), why)
+
+
+def theano_predictions(path, X, batch_size=500):
+    """Predictions of the model file's Lasagne network compiled by Theano.
+
+    The network is rebuilt from the file as :mod:`model_sparsity` does (the
+    data set's script, the run's hyperparameters, the saved parameters) and
+    run deterministically (batch-norm averages) on float32 inputs
+    ``2x/255 - 1``, as ``binary_net``'s test function.  Returns (predictions,
+    info dict: compile_seconds, run_seconds, theano version, floatX).
+    """
+    import model_sparsity       # imports gxnor_compat (Theano flags), Theano, Lasagne
+    import datasets
+    import lasagne
+    import theano
+    started = time.time()
+    network, input_var, _ = model_sparsity.load_network(path)
+    scores = theano.function([input_var], lasagne.layers.get_output(network, deterministic=True))
+    compiled = time.time()
+    predictions = np.concatenate([
+        np.asarray(scores(datasets.to_float(X[i:i + batch_size], theano.config.floatX)))
+        .reshape(len(X[i:i + batch_size]), -1).argmax(axis=1)
+        for i in range(0, len(X), batch_size)])
+    info = dict(compile_seconds=compiled - started, run_seconds=time.time() - compiled,
+                theano=theano.__version__, floatX=theano.config.floatX,
+                device=theano.config.device, batch_size=batch_size)
+    return predictions, info
 
 
 # ----------------------------------------------------------------------------- benchmark
-
-def _timed(function, repeat):
-    best, result = None, None
-    for _ in range(repeat):
-        start = time.time()
-        result = function()
-        elapsed = time.time() - start
-        best = elapsed if best is None else min(best, elapsed)
-    return result, best
-
 
 def _load(path):
     """(engine model, float32 reference) of a model file."""
@@ -312,27 +381,46 @@ def _load(path):
 
 
 def measure(model, reference, X, batch_size, repeat, method=None, kernel=None):
-    """Best-of-`repeat` throughput of the engine and the float32 pass on the same X.
+    """Throughput of the engine and the float32 pass on the same X, alternating.
+
+    `repeat` rounds; each times one full pass of both, the engine first in
+    even rounds and the float32 pass first in odd ones.
 
     Returns
     -------
-    dict: images, engine_seconds, float32_seconds, engine_images_per_s,
-    float32_images_per_s, ratio (engine/float32 throughput), agree (equal
-    predictions), the model sizes of :meth:`GXNORModel.model_bytes`, and the
-    predictions (pred_engine, pred_float32; arrays, not for JSON).
+    dict: images, rounds, engine_seconds and float32_seconds (best round),
+    engine_images_per_s, float32_images_per_s, ratio (engine/float32
+    throughput of the best rounds), round_engine_seconds,
+    round_float32_seconds, round_ratios and median_round_ratio, agree and
+    differ_float32 (equal and different predictions of the two), the model
+    sizes of :meth:`GXNORModel.model_bytes`, and the predictions
+    (pred_engine, pred_float32; arrays, not for JSON).
     """
     # Warm up both (page faults, BLAS thread start) on a small batch.
     model.forward(X[:50], method=method, kernel=kernel)
     reference.forward(X[:50])
-    scores, t_engine = _timed(lambda: model.forward(X, batch_size=batch_size, method=method,
-                                                    kernel=kernel), repeat)
-    floats, t_float = _timed(lambda: reference.forward(X, batch_size=batch_size), repeat)
+    passes = dict(engine=lambda: model.forward(X, batch_size=batch_size, method=method,
+                                               kernel=kernel),
+                  float32=lambda: reference.forward(X, batch_size=batch_size))
+    times = dict(engine=[], float32=[])
+    results = {}
+    for round_ in range(repeat):
+        for side in ('engine', 'float32') if round_ % 2 == 0 else ('float32', 'engine'):
+            start = time.time()
+            results[side] = passes[side]()
+            times[side].append(time.time() - start)
     n = len(X)
-    pred_engine = scores.reshape(n, -1).argmax(axis=1)
-    pred_float = floats.reshape(n, -1).argmax(axis=1)
-    out = dict(images=n, engine_seconds=t_engine, float32_seconds=t_float,
+    t_engine, t_float = min(times['engine']), min(times['float32'])
+    ratios = [f / e for e, f in zip(times['engine'], times['float32'])]
+    pred_engine = results['engine'].reshape(n, -1).argmax(axis=1)
+    pred_float = results['float32'].reshape(n, -1).argmax(axis=1)
+    agree = int(np.sum(pred_engine == pred_float))
+    out = dict(images=n, rounds=repeat, engine_seconds=t_engine, float32_seconds=t_float,
                engine_images_per_s=n / t_engine, float32_images_per_s=n / t_float,
-               ratio=t_float / t_engine, agree=int(np.sum(pred_engine == pred_float)),
+               ratio=t_float / t_engine, round_engine_seconds=times['engine'],
+               round_float32_seconds=times['float32'], round_ratios=ratios,
+               median_round_ratio=float(np.median(ratios)),
+               agree=agree, differ_float32=n - agree,
                pred_engine=pred_engine, pred_float32=pred_float)
     out.update(('size_' + k, v) for k, v in model.model_bytes().items())
     return out
@@ -344,14 +432,16 @@ def _print_measurement(r, prefix=''):
           % (prefix + 'engine', r['engine_images_per_s'], r['engine_seconds']))
     print('%-11s %9.1f images/s  (%.2f s, im2col + BLAS)'
           % (prefix + 'float32', r['float32_images_per_s'], r['float32_seconds']))
-    print('%-11s %.2fx engine/float32 throughput' % (prefix + 'ratio', r['ratio']))
+    print('%-11s %.2fx engine/float32 throughput (best rounds of %d, alternating; '
+          'median of the per-round ratios %.2fx)'
+          % (prefix + 'ratio', r['ratio'], r['rounds'], r['median_round_ratio']))
     print('%-11s packed %d B vs float32 %d B: %.1fx smaller '
           '(weights alone: %d vs %d B, %.1fx)'
           % (prefix + 'model size', r['size_packed'], r['size_float32'],
              r['size_float32'] / r['size_packed'], r['size_packed_weights'],
              r['size_float32_weights'], r['size_float32_weights'] / r['size_packed_weights']))
-    print('%-11s %d/%d predictions equal (%.3f%%)'
-          % (prefix + 'agreement', r['agree'], n, 100.0 * r['agree'] / n))
+    print('%-11s %d/%d predictions equal (%.3f%%): %d differ between engine and float32'
+          % (prefix + 'agreement', r['agree'], n, 100.0 * r['agree'] / n, r['differ_float32']))
 
 
 def _cifar_random(args, method):
@@ -376,25 +466,75 @@ def _cpu_count():
         return multiprocessing.cpu_count()
 
 
+def _cpu_name():
+    try:
+        with open('/proc/cpuinfo') as handle:
+            for line in handle:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except (IOError, OSError):
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load_average():
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def _json_ready(result):
     return dict((k, v) for k, v in result.items() if not isinstance(v, np.ndarray))
 
 
+def _compare_with_theano(path, X, y, result, required):
+    """Theano's predictions against the engine's and the float32 pass's: a dict, or None."""
+    try:
+        predictions, info = theano_predictions(path, X)
+    except Exception as exc:   # no Theano here, or a network it cannot rebuild
+        if required:
+            raise
+        print('theano      not compared (%s: %s)'
+              % (type(exc).__name__, ' '.join(str(exc).split())[:200]))
+        return None
+    differ = predictions != result['pred_engine']
+    out = dict(info, images=len(X), differ_engine=int(np.sum(differ)),
+               differ_float32=int(np.sum(predictions != result['pred_float32'])),
+               differing_images=[int(i) for i in np.flatnonzero(differ)[:50]])
+    if y is not None:
+        out['accuracy'] = float(np.mean(predictions == y))
+    print('theano      %d/%d predictions differ from the engine\'s, %d from the float32 '
+          "pass's (Theano %s, %s, deterministic pass; compile %.1f s, run %.1f s, untimed)"
+          % (out['differ_engine'], len(X), out['differ_float32'], info['theano'],
+             info['floatX'], info['compile_seconds'], info['run_seconds']))
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('model', nargs='?', help='gxnor-model .npz (default: newest '
-                        'weights/mnist*.npz, else a random MNIST model)')
-    parser.add_argument('--data-dir', default=None)
+    parser.add_argument('model', nargs='?', help='gxnor-model .npz of any data set (default: '
+                        'newest weights/mnist*.npz, else a random MNIST model)')
+    parser.add_argument('--data-dir', default=None,
+                        help="folder of the model's data set (default: $GXNOR_<DATASET>_DIR, "
+                             'else ../shared/data/mnist or ./data/cifar10)')
     parser.add_argument('--limit', type=int, default=None, help='first N images only')
     parser.add_argument('--batch-size', type=int, default=256,
                         help='images per pass, both paths (the engine runs at most 256)')
-    parser.add_argument('--repeat', type=int, default=1, help='best of R timed runs')
+    parser.add_argument('--repeat', type=int, default=3,
+                        help='timed rounds, alternating engine and float32; best of each')
     parser.add_argument('--popcount', choices=gx.POPCOUNT_METHODS, default=None,
                         help='bit counting of the NumPy kernel (default: bitwise_count on '
                              'NumPy >= 2, else swar); selects it under --kernel auto')
     parser.add_argument('--kernel', choices=gk.KERNEL_CHOICES, default=None,
                         help='engine kernels: compiled C or NumPy (default auto, or '
                              '$GXNOR_KERNELS: C when it builds)')
+    theano_flag = parser.add_mutually_exclusive_group()
+    theano_flag.add_argument('--theano', dest='theano', action='store_const', const=True,
+                             default=None, help="compare with Theano's predictions of the "
+                             'model file (fail if it cannot; default: when Theano imports)')
+    theano_flag.add_argument('--no-theano', dest='theano', action='store_const', const=False,
+                             help='no Theano comparison')
     parser.add_argument('--cifar-random', action='store_true',
                         help="also measure cifar10.py's network with random ternary weights "
                              'on random images')
@@ -403,27 +543,33 @@ def main(argv=None):
     parser.add_argument('--json', default=None, metavar='PATH',
                         help='also write the figures as JSON to PATH')
     args = parser.parse_args(argv)
-    if args.repeat < 1 or args.batch_size < 1 or args.cifar_images < 1:
-        parser.error('--repeat, --batch-size and --cifar-images must be >= 1')
+    if args.repeat < 1 or args.batch_size < 1 or args.cifar_images < 1 or \
+            (args.limit is not None and args.limit < 1):
+        parser.error('--repeat, --batch-size, --cifar-images and --limit must be >= 1')
+    load_start = _load_average()
 
-    X, y, data_text = load_images(args.data_dir, args.limit)
     path = args.model or newest_model()
-    folder = None
     if path is None:
+        X, y, data_text = load_images(args.data_dir, args.limit)
         folder = tempfile.mkdtemp(prefix='gxnor-bench-')
-        path = os.path.join(folder, 'random_mnist.npz')
-        random_mnist_model(path, X[:2000])
+        try:
+            random_path = os.path.join(folder, 'random_mnist.npz')
+            random_mnist_model(random_path, X[:2000])
+            model, reference = _load(random_path)
+        finally:
+            shutil.rmtree(folder)
         model_text = 'random MNIST-architecture model (ternary weights, density 2/3)'
     else:
         model_text = path
-    try:
-        model, reference = _load(path)
-    except gx.ModelError as exc:
-        print('error: %s' % exc, file=sys.stderr)
-        return 2
-    finally:
-        if folder:
-            shutil.rmtree(folder)
+        try:
+            model, reference = _load(path)
+        except gx.ModelError as exc:
+            print('error: %s' % exc, file=sys.stderr)
+            return 2
+        X, y, data_text = load_images(args.data_dir, args.limit,
+                                      dataset=model.meta.get('dataset', 'mnist'),
+                                      input_shape=model.meta.get('input_shape', (1, 28, 28)))
+    dataset = model.meta.get('dataset', 'mnist')
 
     method = args.popcount
     try:
@@ -434,6 +580,7 @@ def main(argv=None):
     if kernels is None:
         kernel_text += ', popcount %s' % gx._resolve_method(method)
     result = measure(model, reference, X, args.batch_size, args.repeat, method, args.kernel)
+    load_measured = _load_average()
 
     n = len(X)
     print('model       %s' % model_text)
@@ -441,23 +588,47 @@ def main(argv=None):
     print('numpy       %s, Python %s, batch %d'
           % (np.__version__, sys.version.split()[0], args.batch_size))
     print('kernel      %s' % kernel_text)
+    print('load        %s before, %s after the timed rounds (1, 5, 15 min)'
+          % (load_start, load_measured))
     _print_measurement(result)
-    report = dict(model=model_text, images_source=data_text, numpy=np.__version__,
-                  python=sys.version.split()[0], batch_size=args.batch_size,
-                  repeat=args.repeat, kernel=kernel_text, mnist=_json_ready(result),
+    report = dict(model=model_text, dataset=dataset, images_source=data_text,
+                  numpy=np.__version__, python=sys.version.split()[0],
+                  batch_size=args.batch_size, repeat=args.repeat, kernel=kernel_text,
                   command='python bench/bench_gated_xnor.py ' + ' '.join(
                       sys.argv[1:] if argv is None else argv),
                   date=datetime.date.today().isoformat(),
-                  machine='%s, %d CPU cores' % (platform.processor() or platform.machine(),
-                                                _cpu_count()),
+                  machine='%s, %d CPU cores' % (_cpu_name(), _cpu_count()),
+                  engine_threads=os.environ.get('OMP_NUM_THREADS') or
+                  'OpenMP default (one per core)',
                   float32_blas_threads=os.environ.get('OPENBLAS_NUM_THREADS') or
-                  'OpenBLAS default (one per core)')
+                  'OpenBLAS default (one per core)',
+                  load_average=dict(start=load_start, after_timed_rounds=load_measured))
+    report[dataset] = _json_ready(result)
+    config = model.meta.get('config') or {}
+    report['model_info'] = dict(
+        (k, v) for k, v in [('run', model.meta.get('run')), ('method', model.meta.get('method')),
+                            ('widths', config.get('widths')), ('epochs', config.get('epochs')),
+                            ('best_val_epoch', model.meta.get('epoch')),
+                            ('harness_val_err', model.meta.get('val_err')),
+                            ('harness_test_err', model.meta.get('test_err')),
+                            ('harness_test_size', config.get('test_size'))]
+        if v is not None)
     if y is not None:
         accuracy = dict(engine=float(np.mean(result['pred_engine'] == y)),
                         float32=float(np.mean(result['pred_float32'] == y)))
         print('accuracy    engine %.2f%%, float32 %.2f%%'
               % (100.0 * accuracy['engine'], 100.0 * accuracy['float32']))
-        report['mnist']['accuracy'] = accuracy
+        report[dataset]['accuracy'] = accuracy
+    if args.theano is not False and path is not None:
+        try:
+            theano = _compare_with_theano(path, X, y, result, required=args.theano)
+        except Exception as exc:   # --theano: a comparison that cannot run is an error
+            print('error: --theano: %s: %s' % (type(exc).__name__, exc), file=sys.stderr)
+            return 2
+        if theano is not None:
+            report[dataset]['theano'] = theano
+            if y is not None:
+                report[dataset]['accuracy']['theano'] = theano['accuracy']
     if args.cifar_random:
         cifar = _cifar_random(args, method)
         print('')
@@ -465,6 +636,7 @@ def main(argv=None):
               '%d random images' % cifar['images'])
         _print_measurement(cifar, prefix='  ')
         report['cifar10_random'] = _json_ready(cifar)
+    report['load_average']['end'] = _load_average()
     if args.json:
         with open(args.json, 'w') as handle:
             json.dump(report, handle, indent=1, sort_keys=True)

@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """The runs that chose `make mnist`'s CPU protocol: one JSON file, one table.
 
+(``bench/cifar10_protocol.py`` is the same for `make cifar10`.)
+
 Each run is recorded from the ``results.json`` that ``mnist.py`` wrote, with
 the command that made it and where it ran::
 
@@ -31,9 +33,31 @@ PAPER_METHOD = OrderedDict([
     ('window', 'rect'), ('m', 3.0), ('update', 'adam'), ('weight_storage', 'float'),
     ('init_scale', 1.0), ('dense_init_scale', 1.0), ('bn_alpha', 0.1), ('bn_epsilon', 1e-4),
     ('augment', False), ('lr_drops', [])])
+# cifar10.py's defaults: the authors' CIFAR-10 script, with the augmentation it
+# computed (on), and the paper's widths.
+CIFAR10_PAPER_METHOD = OrderedDict(
+    list(PAPER_METHOD.items()) +
+    [('dense_init_scale', 1.5), ('augment', True), ('lr_drops', [1000, 1600]),
+     ('widths', [128, 256, 512, 1024])])
+PAPER_METHODS = {'mnist': PAPER_METHOD, 'cifar10': CIFAR10_PAPER_METHOD}
+TRAIN_SIZES = {'mnist': 50000, 'cifar10': 45000}
 
 
-def departures(config):
+def _same(value, paper):
+    if isinstance(paper, list):
+        return list(value or []) == paper
+    return value == paper
+
+
+def _word(value):
+    if isinstance(value, float):
+        return '%g' % value
+    if isinstance(value, tuple):
+        return str(list(value))
+    return str(value)
+
+
+def departures(config, paper_method=PAPER_METHOD):
     """'name value' for every method hyperparameter of ``config`` (a run's
     ``results.json`` config) that differs from the paper's, comma-separated.
 
@@ -43,24 +67,26 @@ def departures(config):
     'a 1, update int8-momentum'
     >>> departures(dict(a=0.5))
     ''
+    >>> departures(dict(widths=[32, 64, 128, 256], augment=True), CIFAR10_PAPER_METHOD)
+    'widths [32, 64, 128, 256]'
     """
-    return ', '.join('%s %s' % (key, '%g' % config[key] if isinstance(config[key], float)
-                                else config[key])
-                     for key, paper in PAPER_METHOD.items()
-                     if key in config and config[key] != paper)
+    return ', '.join('%s %s' % (key, _word(config[key]))
+                     for key, paper in paper_method.items()
+                     if key in config and not _same(config[key], paper))
 
 
-def summarise(results, command, device, note=''):
+def summarise(results, command, device, note='', paper_method=PAPER_METHOD,
+              full_train_size=50000):
     """One record from a results.json dict."""
     history = results['history']
     config = results['config']
     trained = [h for h in history if h['epoch'] >= 1]
     return dict(
         run=results['run'], command=command, device=device, note=note,
-        departures=departures(config),
+        departures=departures(config, paper_method), method=config.get('method', 'gxnor'),
         batch_size=config['batch_size'], epochs=config['epochs'],
         lr_start=config['lr_start'], lr_end=config['lr_end'], seed=config['seed'],
-        train_size=config.get('train_size', 0) or 50000,
+        train_size=config.get('train_size', 0) or full_train_size,
         epochs_done=results['epochs_done'],
         finished=results['epochs_done'] >= config['epochs'],
         epoch_seconds=round(sum(h['seconds'] for h in history), 1),
@@ -89,9 +115,10 @@ def save(path, runs):
     os.rename(tmp, path)
 
 
-def add(path, results_path, command, device, note=''):
+def add(path, results_path, command, device, note='', dataset='mnist'):
     with open(results_path) as handle:
-        record = summarise(json.load(handle), command, device, note)
+        record = summarise(json.load(handle), command, device, note, PAPER_METHODS[dataset],
+                           TRAIN_SIZES[dataset])
     runs = [r for r in load(path) if not (r['run'] == record['run'] and
                                           r['device'] == record['device'])]
     runs.append(record)
@@ -116,9 +143,9 @@ def table(runs):
     return '\n'.join(lines)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--file', default=DEFAULT_FILE)
+def main(argv=None, dataset='mnist'):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('mnist', dataset))
+    p.add_argument('--file', default=os.path.join(HERE, 'results', '%s_protocol.json' % dataset))
     sub = p.add_subparsers(dest='action')
     a = sub.add_parser('add', help='record a run from its results.json')
     a.add_argument('results')
@@ -128,7 +155,7 @@ def main(argv=None):
     sub.add_parser('table', help='print the markdown table')
     args = p.parse_args(argv)
     if args.action == 'add':
-        record = add(args.file, args.results, args.command, args.device, args.note)
+        record = add(args.file, args.results, args.command, args.device, args.note, dataset)
         print('recorded %s: %d of %d epochs' % (record['run'], record['epochs_done'],
                                                record['epochs']))
     elif args.action == 'table':

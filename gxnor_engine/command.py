@@ -11,10 +11,17 @@ Examples
 
     python gated_xnor.py weights/mnist.npz --data-dir ../shared/data/mnist --limit 1000
     python gated_xnor.py results/run.npz --kernel numpy --popcount table
+    GXNOR_CIFAR10_DIR=data/cifar10 python gated_xnor.py results/cifar10-gxnor-....npz
+
+The test images are those of the model's data set (its ``dataset``: mnist,
+cifar10 or svhn; any architecture, e.g. any ``cifar10.py --widths``), found
+as the training scripts find them: ``--data-dir``, else
+``$GXNOR_<DATASET>_DIR``, else ``$PYLEARN2_DATA_PATH`` and ``./data/<dataset>``.
 """
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import os
 import sys
 import time
 
@@ -25,11 +32,28 @@ from gxnor_engine.model import PASS_IMAGES, load_model
 from gxnor_engine.popcount import POPCOUNT_METHODS, resolve_method
 from gxnor_engine.spec import ModelError
 
-__all__ = ['main']
+__all__ = ['main', 'data_folder']
 
 
 class _CommandError(Exception):
     pass
+
+
+def data_folder(dataset, data_dir=None):
+    """(folder or None, how it was chosen) of the `dataset`'s files.
+
+    As the training scripts find them: ``--data-dir``, else
+    ``$GXNOR_<DATASET>_DIR`` (``$GXNOR_MNIST_DIR``, ``$GXNOR_CIFAR10_DIR``,
+    ``$GXNOR_SVHN_DIR``), else None: :mod:`datasets`' default search
+    (``$PYLEARN2_DATA_PATH``, then ``./data/<dataset>``).
+    """
+    if data_dir:
+        return data_dir, '--data-dir'
+    variable = 'GXNOR_%s_DIR' % str(dataset).upper()
+    if os.environ.get(variable):
+        return os.environ[variable], '$' + variable
+    return None, "datasets.py's default folders ($PYLEARN2_DATA_PATH/%s, ./data/%s)" % (
+        dataset, dataset)
 
 
 def _load_test_set(dataset, data_dir):
@@ -43,12 +67,13 @@ def _load_test_set(dataset, data_dir):
         raise _CommandError(str(exc))
 
 
-def _report(model, stats, correct, total, seconds, method, kernels, kernel_text):
+def _report(model, stats, correct, total, seconds, method, kernels, kernel_text, data_text):
     """Print accuracy, speed, per-layer gate statistics and model size."""
     popcount_name = dict(bitwise_count='np.bitwise_count', swar='carry-save + SWAR',
                          table='carry-save + lookup table')[resolve_method(method)]
     print('model       %s (%s, %d conv/dense layers)'
           % (model.source, model.meta.get('dataset'), len(model.layers)))
+    print('data        %s' % data_text)
     print('kernel      %s' % (kernel_text if kernels is not None else
                               '%s, popcount: %s' % (kernel_text, popcount_name)))
     print('accuracy    %.2f%% (%d/%d test images), error %.2f%%'
@@ -81,7 +106,10 @@ def main(argv=None):
     """Command line: accuracy, gate statistics, size and speed on the test set."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('model', help='a gxnor-model .npz (results/<run>.npz, weights/...)')
-    parser.add_argument('--data-dir', default=None, help='folder of the data set files')
+    parser.add_argument('--data-dir', default=None,
+                        help="folder of the model's data set files (default: "
+                             '$GXNOR_<DATASET>_DIR, e.g. $GXNOR_CIFAR10_DIR, else '
+                             "datasets.py's search: $PYLEARN2_DATA_PATH, ./data/<dataset>)")
     parser.add_argument('--batch-size', type=int, default=1000,
                         help='images per forward call (passes hold at most %d)' % PASS_IMAGES)
     parser.add_argument('--limit', type=int, default=None, help='first N test images only')
@@ -98,7 +126,9 @@ def main(argv=None):
     try:
         model = load_model(args.model)
         kernels, kernel_text = gxnor_kernels.select(args.kernel, method)  # builds, untimed
-        X, y = _load_test_set(model.meta.get('dataset', 'mnist'), args.data_dir)
+        dataset = model.meta.get('dataset', 'mnist')
+        folder, chosen = data_folder(dataset, args.data_dir)
+        X, y = _load_test_set(dataset, folder)
         if args.limit is not None:
             X, y = X[:args.limit], y[:args.limit]
         stats = {}
@@ -111,5 +141,7 @@ def main(argv=None):
         print('error: %s' % exc, file=sys.stderr)
         return 2
     correct = int(np.sum(predictions == np.asarray(y)))
-    _report(model, stats, correct, len(y), seconds, method, kernels, kernel_text)
+    data_text = '%s test set, %d images, from %s' % (
+        dataset, len(y), '%s (%s)' % (folder, chosen) if folder else chosen)
+    _report(model, stats, correct, len(y), seconds, method, kernels, kernel_text, data_text)
     return 0

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository on sys.path, the real MNIST folder, published models."""
+"""Shared fixtures: the repository on sys.path, the real MNIST and CIFAR-10 folders,
+published models."""
 import glob
 import os
 import sys
@@ -22,6 +23,20 @@ def real_mnist_dir():
     return folder
 
 
+def real_cifar10_dir():
+    """The real CIFAR-10 folder (``cifar-10-batches-py/`` or its parent), or skip (fail
+    where GXNOR_REQUIRE_DATA=1, as in CI)."""
+    folder = os.environ.get('GXNOR_CIFAR10_DIR', os.path.join(ROOT, 'data', 'cifar10'))
+    if not any(os.path.isfile(os.path.join(folder, sub, 'test_batch'))
+               for sub in ('cifar-10-batches-py', '')):
+        reason = ('real CIFAR-10 not found in %s (run `make cifar10-data`, or set '
+                  'GXNOR_CIFAR10_DIR)' % folder)
+        if os.environ.get('GXNOR_REQUIRE_DATA') == '1':
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return folder
+
+
 def committed_models(pattern='mnist-gxnor*.npz'):
     """The published models in ``weights/`` matching ``pattern``, sorted by name."""
     return sorted(glob.glob(os.path.join(ROOT, 'weights', pattern)))
@@ -37,6 +52,18 @@ def mnist_data():
     """The real MNIST splits, loaded once per test session."""
     import datasets
     return datasets.load_mnist(real_mnist_dir(), download=False)
+
+
+@pytest.fixture(scope='session')
+def cifar10_dir():
+    return real_cifar10_dir()
+
+
+@pytest.fixture(scope='session')
+def cifar10_data(cifar10_dir):
+    """The real CIFAR-10 splits (45,000 / 5,000 / 10,000), loaded once per test session."""
+    import datasets
+    return datasets.load_cifar10(cifar10_dir, download=False)
 
 
 def subset_experiment(name, data, build_network, tmp_path, sizes):

@@ -706,10 +706,10 @@ def test_bench_runs_on_a_random_mnist_model(tmpdir, capsys, monkeypatch):
     X = np.random.RandomState(16).randint(0, 256, size=(48, 1, 28, 28)).astype(np.uint8)
     path = os.path.join(str(tmpdir), 'random.npz')
     bench.random_mnist_model(path, X)
-    monkeypatch.setattr(bench, 'load_images', lambda data_dir, limit: (X, None, 'random'))
+    monkeypatch.setattr(bench, 'load_images', lambda data_dir, limit, **kw: (X, None, 'random'))
     report = os.path.join(str(tmpdir), 'bench.json')
     assert bench.main([path, '--batch-size', '20', '--cifar-random', '--cifar-images', '6',
-                       '--json', report]) == 0
+                       '--repeat', '2', '--no-theano', '--json', report]) == 0
     out = capsys.readouterr().out
     assert 'images/s' in out and 'model size' in out and 'cifar10     random model' in out
     # float32 rounding may flip a unit that sits on a threshold: not all need agree.
@@ -719,6 +719,8 @@ def test_bench_runs_on_a_random_mnist_model(tmpdir, capsys, monkeypatch):
         saved = json.load(handle)
     assert saved['mnist']['agree'] == agree and saved['mnist']['images'] == 48
     assert saved['cifar10_random']['images'] == 6 and saved['cifar10_random']['ratio'] > 0
+    assert len(saved['mnist']['round_ratios']) == 2 and saved['dataset'] == 'mnist'
+    assert saved['mnist']['differ_float32'] == 48 - agree and 'theano' not in saved['mnist']
     assert saved['command'].endswith('--json ' + report) and saved['date'][:2] == '20'
 
 
