@@ -58,6 +58,7 @@ for _path in (ROOT, os.path.join(ROOT, 'bench'), os.path.join(ROOT, 'tools')):
         sys.path.insert(0, _path)
 
 from bench_cpu_step import _shapes, median  # noqa: E402  (the MNIST step bench)
+from machine import cpu_count, cpu_name, load_average, write_json  # noqa: E402
 
 __all__ = ['CATEGORIES', 'VARIANTS', 'categorize', 'scalar_ops', 'main']
 
@@ -130,29 +131,6 @@ def categorize(op_name, scalar, in_shapes, out_shapes, in_dtypes, batch, weight_
             return 'activation'
         return 'batch_norm'
     return 'other'
-
-
-def _machine():
-    try:
-        with open('/proc/cpuinfo') as handle:
-            for line in handle:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except (IOError, OSError):
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _cpus():
-    import multiprocessing
-    return multiprocessing.cpu_count()
-
-
-def _load():
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
 
 
 def _profile_parts(train_fn, stats_before, batch, weight_shapes, steps):
@@ -232,7 +210,7 @@ def _child(widths, batch, steps, profile, keep):
                   page_faults_per_step=(end.ru_minflt - usage.ru_minflt) / steps,
                   max_rss_mb=end.ru_maxrss / 1024.0, losses=losses,
                   compile_seconds=compile_seconds, openmp=bool(theano.config.openmp),
-                  theano=theano.__version__, load_average=_load())
+                  theano=theano.__version__, load_average=load_average())
     if profile:
         parts, overhead, top = _profile_parts(train_fn, stats_before, batch, weight_shapes,
                                               steps)
@@ -365,26 +343,22 @@ def main(argv=None):
     rounds = _each(args.rounds, count, '--rounds')
     profile_steps = _each(args.profile_steps, count, '--profile-steps')
     profile_variants = [v.strip() for v in args.profile_variants.split(',') if v.strip()]
-    load_start, started = _load(), time.time()
+    load_start, started = load_average(), time.time()
     settings = [_setting(w, args.batch_size, s, r, profile_variants, ps)
                 for w, s, r, ps in zip(args.widths, steps, rounds, profile_steps)]
     summary = dict(
         script='cifar10', method='gxnor', batch_size=args.batch_size,
-        date=time.strftime('%Y-%m-%d'), machine=args.machine or _machine(), cpus=_cpus(),
+        date=time.strftime('%Y-%m-%d'), machine=args.machine or cpu_name(), cpus=cpu_count(),
         python=platform.python_version(), theano_flags=os.environ.get('THEANO_FLAGS', ''),
         niceness=os.nice(0) if hasattr(os, 'nice') else None,
         command='python bench/bench_cifar10_step.py ' + ' '.join(
             argv if argv is not None else sys.argv[1:]),
-        load_average=dict(start=load_start, end=_load()),
+        load_average=dict(start=load_start, end=load_average()),
         minutes=(time.time() - started) / 60.0,
         note=args.note, variants=[dict(key=k, name=n, keep_freed_memory=keep)
                                   for k, n, keep in VARIANTS],
         settings=settings)
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    with open(args.out, 'w') as handle:
-        json.dump(summary, handle, indent=1, sort_keys=True)
+    write_json(args.out, summary)
     print('wrote %s' % args.out)
     return 0
 

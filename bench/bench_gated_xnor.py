@@ -72,6 +72,8 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import gated_xnor as gx  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, 'bench'))
+from machine import cpu_count, cpu_name, load_average  # noqa: E402
 import gxnor_kernels as gk  # noqa: E402
 
 __all__ = ['FloatNet', 'mnist_layers', 'cifar10_layers', 'random_model', 'random_mnist_model',
@@ -458,32 +460,6 @@ def _cifar_random(args, method):
     return measure(model, reference, X, args.batch_size, args.repeat, method, args.kernel)
 
 
-def _cpu_count():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:          # Python 2.7
-        import multiprocessing
-        return multiprocessing.cpu_count()
-
-
-def _cpu_name():
-    try:
-        with open('/proc/cpuinfo') as handle:
-            for line in handle:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except (IOError, OSError):
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _load_average():
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
 def _json_ready(result):
     return dict((k, v) for k, v in result.items() if not isinstance(v, np.ndarray))
 
@@ -546,7 +522,7 @@ def main(argv=None):
     if args.repeat < 1 or args.batch_size < 1 or args.cifar_images < 1 or \
             (args.limit is not None and args.limit < 1):
         parser.error('--repeat, --batch-size, --cifar-images and --limit must be >= 1')
-    load_start = _load_average()
+    load_start = load_average()
 
     path = args.model or newest_model()
     if path is None:
@@ -580,7 +556,7 @@ def main(argv=None):
     if kernels is None:
         kernel_text += ', popcount %s' % gx._resolve_method(method)
     result = measure(model, reference, X, args.batch_size, args.repeat, method, args.kernel)
-    load_measured = _load_average()
+    load_measured = load_average()
 
     n = len(X)
     print('model       %s' % model_text)
@@ -597,7 +573,7 @@ def main(argv=None):
                   command='python bench/bench_gated_xnor.py ' + ' '.join(
                       sys.argv[1:] if argv is None else argv),
                   date=datetime.date.today().isoformat(),
-                  machine='%s, %d CPU cores' % (_cpu_name(), _cpu_count()),
+                  machine='%s, %d CPU cores' % (cpu_name(), cpu_count()),
                   engine_threads=os.environ.get('OMP_NUM_THREADS') or
                   'OpenMP default (one per core)',
                   float32_blas_threads=os.environ.get('OPENBLAS_NUM_THREADS') or
@@ -636,7 +612,7 @@ def main(argv=None):
               '%d random images' % cifar['images'])
         _print_measurement(cifar, prefix='  ')
         report['cifar10_random'] = _json_ready(cifar)
-    report['load_average']['end'] = _load_average()
+    report['load_average']['end'] = load_average()
     if args.json:
         with open(args.json, 'w') as handle:
             json.dump(report, handle, indent=1, sort_keys=True)
