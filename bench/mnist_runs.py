@@ -25,6 +25,7 @@ if ROOT not in sys.path:
 
 import binary_net  # noqa: E402
 import mnist  # noqa: E402
+from machine import write_json  # noqa: E402,F401  (bench/machine.py, beside this file)
 
 __all__ = ['add_protocol_arguments', 'protocol_flags', 'run_paths', 'run_mnist', 'read_json',
            'write_json']
@@ -55,17 +56,6 @@ def protocol_flags(args, lr_start, lr_end, seed):
 def read_json(path):
     with open(path) as handle:
         return json.load(handle)
-
-
-def write_json(path, obj):
-    """Write ``obj`` to ``path`` atomically (a crash leaves the old file)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    with open(path + '.tmp', 'w') as out:
-        json.dump(obj, out, indent=1, sort_keys=True)
-        out.write('\n')
-    os.rename(path + '.tmp', path)
 
 
 def run_paths(argv, out):
