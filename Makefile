@@ -19,6 +19,9 @@ VENV_NP2 := .venv-numpy2
 # Python 3.11 with Debian's pygpu: Theano's gpuarray backend (CUDA, or OpenCL
 # through POCL on a machine without a GPU).
 VENV_GPU := .venv-gpu
+# Python 3.11 with ONNX and ONNX Runtime: the engine against a real float runtime
+# (bench/bench_engine_vs_onnxruntime.py); bench only.
+VENV_BENCH := .venv-bench
 # Debian packages of the gpuarray backend: pygpu and libgpuarray (with its
 # headers, which Theano compiles its GPU ops against), OpenCL with POCL and
 # CLBlast (GEMM on OpenCL).
@@ -41,9 +44,9 @@ MNIST_DIR ?= $(or $(GXNOR_MNIST_DIR),$(if $(wildcard ../shared/data/mnist/.),../
 # official archive there).
 CIFAR10_JPEG ?= ../shared/data/cifar10-jpeg
 CIFAR10_DIR ?= $(or $(GXNOR_CIFAR10_DIR),data/cifar10)
-# The CPU protocol: a quarter of the paper's widths and a = 1 (stated departures), 30
+# The CPU protocol: a quarter of the paper's widths and a = 1 (stated departures), 15
 # epochs of batch 100 (README, CIFAR-10 on the CPU).
-CIFAR10_FLAGS ?= --widths 32,64,128,256 --epochs 30 --batch-size 100 --lr-start 0.01 --lr-end 0.0001 --a 1
+CIFAR10_FLAGS ?= --widths 32,64,128,256 --epochs 15 --batch-size 100 --lr-start 0.01 --lr-end 0.0001 --a 1
 # The CPU protocol (the authors' defaults are batch 10000, 4000 epochs), with one
 # departure from the paper's method: a = 1 (README, MNIST on the CPU).
 MNIST_FLAGS ?= --batch-size 1000 --epochs 120 --lr-start 0.1 --lr-end 0.0001 --a 1
@@ -58,21 +61,23 @@ PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
 # Empty: pytest.ini's testpaths (tests/ and the modules' docstring examples).
 TESTS ?=
 
-.PHONY: cifar10 cifar10-data help test test27 test311 test-numpy2 test-gpu gpu-check mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu sysdeps gpu-sysdeps clean-venvs
+.PHONY: cifar10 cifar10-data help test test27 test311 test-numpy2 test-gpu test-bench gpu-check mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu venv-bench sysdeps gpu-sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
 	@echo '  make test         builds what is missing (apt-get g++, OpenBLAS and the GPU backend'"'"'s'
-	@echo '                    Debian packages when root; five envs: $(VENV27), $(VENV311),'
-	@echo '                    $(VENV_NP2), $(VENV_GPU) and $(VENV_TOOLS); the real CIFAR-10: make'
-	@echo '                    cifar10-data), then four suites,'
+	@echo '                    Debian packages when root; six envs: $(VENV27), $(VENV311),'
+	@echo '                    $(VENV_NP2), $(VENV_GPU), $(VENV_BENCH) and $(VENV_TOOLS); the real CIFAR-10:'
+	@echo '                    make cifar10-data), then five suites,'
 	@echo '                    $$(TEST_JOBS) = $(TEST_JOBS) at a time: `python -m pytest` on Python 2.7 and'
-	@echo '                    on 3.11, the engine tests with NumPy 2, and make test-gpu.  All always'
-	@echo '                    run; each prints its report when it ends; fails at the end if any'
+	@echo '                    on 3.11, the engine tests with NumPy 2, make test-gpu, make test-bench.'
+	@echo '                    All always run; each prints its report when it ends; fails at the end if any'
 	@echo '                    failed (pytest exit 5, no test collected, is a failure).'
 	@echo '  make test27       the same on Python 2.7 only;  make test311: on 3.11 only'
 	@echo '                    (both also make cifar10-data)'
 	@echo '  make test-numpy2  the inference engine tests with NumPy 2 only'
+	@echo '  make test-bench   the ONNX export and its bench in $(VENV_BENCH) (make venv-bench):'
+	@echo '                    $(BENCH_TESTS)'
 	@echo '  make test-gpu     tests/test_gpu_backend.py in $(VENV_GPU): every script'"'"'s training step'
 	@echo '                    on Theano'"'"'s GPU backend (device $$(GPU_DEVICE)), against the CPU'
 	@echo '  make mnist        the main job on Python 3.11:'
@@ -92,11 +97,13 @@ help:
 	@echo '  make venv311      $(VENV311): Python 3.11 env from requirements.txt'
 	@echo '                    (both reinstall when requirements.txt changes)'
 	@echo '  make venv-numpy2  $(VENV_NP2): Python 3.11 with NumPy 2 (the inference engine only)'
+	@echo '  make venv-bench   $(VENV_BENCH): Python 3.11, requirements-bench.txt (NumPy, onnx, onnxruntime):'
+	@echo '                    bench/bench_engine_vs_onnxruntime.py, the engine against ONNX Runtime'
 	@echo '  make venv-gpu     $(VENV_GPU): Python 3.11, requirements-gpu.txt and Debian'"'"'s pygpu:'
 	@echo '                    Theano'"'"'s GPU backend (see GPU in README.md)'
 	@echo '  make sysdeps      check g++; install OpenBLAS (libopenblas-dev) with apt-get when root'
 	@echo '  make gpu-sysdeps  the Debian packages of the GPU backend ($(GPU_DEBS)) with apt-get when root'
-	@echo '  make clean-venvs  remove the five envs ($(VENV27), $(VENV311), $(VENV_NP2), $(VENV_GPU), $(VENV_TOOLS))'
+	@echo '  make clean-venvs  remove the six envs ($(VENV27), $(VENV311), $(VENV_NP2), $(VENV_GPU), $(VENV_BENCH), $(VENV_TOOLS))'
 	@echo 'Variables (make VAR=value):'
 	@echo '  MNIST_DIR=$(MNIST_DIR)'
 	@echo '      empty: mnist.py downloads into ./data/mnist, tests needing MNIST skip'
@@ -111,11 +118,15 @@ help:
 
 # ---------------------------------------------------------------- system
 
+# Two `make` commands started together (say two trainings) both find a package
+# missing: the second waits for dpkg's lock instead of failing at once.
+APT_GET = apt-get -o DPkg::Lock::Timeout=600
+
 sysdeps:
 	@if ! command -v g++ >/dev/null 2>&1; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	        echo 'sysdeps: g++ missing: apt-get install g++'; \
-	        apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q g++ || exit 1; \
+	        $(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q g++ || exit 1; \
 	    else \
 	        echo 'error: g++ not found: Theano compiles its ops with it; install g++ (Debian: apt-get install g++)' >&2; \
 	        exit 1; \
@@ -129,7 +140,7 @@ sysdeps:
 	    echo 'sysdeps: g++ and OpenBLAS (libopenblas.so) present'; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo 'sysdeps: OpenBLAS missing: apt-get install libopenblas-dev'; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libopenblas-dev || exit 1; \
+	    $(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q libopenblas-dev || exit 1; \
 	else \
 	    echo 'sysdeps: note: OpenBLAS (Debian: libopenblas-dev) is recommended; without it Theano uses its slower NumPy BLAS path'; \
 	fi
@@ -168,6 +179,14 @@ $(VENV_NP2)/$(STAMP): requirements-numpy2.txt
 	$(VENV_NP2)/bin/python -m pip install --progress-bar off -r requirements-numpy2.txt
 	@touch $@
 
+venv-bench: $(VENV_BENCH)/$(STAMP)
+
+$(VENV_BENCH)/$(STAMP): requirements-bench.txt
+	@py='$(PYTHON311)'; [ -n "$$py" ] || py=$$(bash tools/find-python.sh 3.11) || exit 1; \
+	set -x; rm -rf $(VENV_BENCH) && "$$py" -m venv $(VENV_BENCH) && \
+	$(VENV_BENCH)/bin/python -m pip install --progress-bar off -r requirements-bench.txt
+	@touch $@
+
 # The GPU environment.  Debian's pygpu is linked in through a .pth file that
 # names a folder holding only a link to the package: pointing at all of
 # dist-packages would bring in Debian's NumPy too.  The .pth path is relative
@@ -180,7 +199,7 @@ gpu-sysdeps: sysdeps
 	    echo 'gpu-sysdeps: $(GPU_DEBS) present'; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "gpu-sysdeps: apt-get install" $$missing; \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
+	    $(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q $$missing || exit 1; \
 	else \
 	    echo "error: the GPU backend needs the Debian packages:" $$missing "(apt-get install them as root)" >&2; \
 	    exit 1; \
@@ -201,7 +220,7 @@ $(VENV_GPU)/$(STAMP): requirements.txt requirements-gpu.txt | gpu-sysdeps
 	@touch $@
 
 clean-venvs:
-	rm -rf $(VENV27) $(VENV311) $(VENV_NP2) $(VENV_GPU) $(VENV_TOOLS)
+	rm -rf $(VENV27) $(VENV311) $(VENV_NP2) $(VENV_GPU) $(VENV_BENCH) $(VENV_TOOLS)
 
 # ---------------------------------------------------------------- jobs
 
@@ -220,10 +239,16 @@ run_gpu_tests = GXNOR_REQUIRE_GPU_BACKEND=1 GXNOR_GPU_DEVICE='$(GPU_DEVICE)' \
 # cores two at a time take about half as long.  The longest start first; each
 # suite's report is printed whole when it ends.  TEST_JOBS=1: one after another.
 TEST_JOBS ?= 2
-TEST_SUITES := test-suite-gpu test-suite-311 test-suite-27 test-suite-numpy2
-NUMPY2_TESTS := tests/test_gated_xnor.py tests/test_gxnor_kernels.py gated_xnor.py gxnor_kernels.py gxnor_engine
+# Where tools/run-tests.sh keeps each suite's per-test timings (pytest's junit xml,
+# <env>.xml; the summary lists the 15 slowest); TIMINGS_DIR= keeps none.
+TIMINGS_DIR ?= .test-timings
+export TIMINGS_DIR
+TEST_SUITES := test-suite-gpu test-suite-311 test-suite-27 test-suite-numpy2 test-suite-bench
+NUMPY2_TESTS := tests/test_gated_xnor.py tests/test_kernels.py gated_xnor.py gxnor_engine
+# The ONNX export against the engine, and its bench (a few seconds).
+BENCH_TESTS := tests/test_onnx_export.py tests/test_bench_engine_vs_onnxruntime.py
 
-test: sysdeps venv27 venv311 venv-numpy2 venv-gpu cifar10-data
+test: sysdeps venv27 venv311 venv-numpy2 venv-gpu venv-bench cifar10-data
 	@summary=$$(mktemp); rm -f "$$summary.counts"; start=$$(date +%s); \
 	echo "make test: $(words $(TEST_SUITES)) suites ($(TEST_SUITES:test-suite-%=%)), $(TEST_JOBS) at a time;" \
 	    "each one's report appears when it ends"; \
@@ -246,12 +271,17 @@ test-suite-numpy2:
 	@PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(NUMPY2_TESTS)' bash tools/run-tests.sh $(VENV_NP2)
 test-suite-gpu:
 	@$(run_gpu_tests)
+test-suite-bench:
+	@PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(BENCH_TESTS)' bash tools/run-tests.sh $(VENV_BENCH)
 
 test-gpu: venv-gpu
 	$(run_gpu_tests)
 
 test-numpy2: venv-numpy2
 	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(NUMPY2_TESTS)' bash tools/run-tests.sh $(VENV_NP2)
+
+test-bench: venv-bench
+	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(BENCH_TESTS)' bash tools/run-tests.sh $(VENV_BENCH)
 
 test27: sysdeps venv27 cifar10-data
 	$(run_tests) $(VENV27)

@@ -12,9 +12,13 @@ line, prints every hyperparameter, trains, and writes:
   ``valid_err`` and ``train_loss``, plus the other curves) and
   ``curves.png``.
 
-All files are written atomically (temporary file, then rename), so a run
-stopped at any moment leaves the previous versions intact, and running the
-same command again resumes after the last finished epoch.
+All files are written atomically by :mod:`run_files` (temporary file,
+then rename), so a run stopped at any moment leaves the previous versions
+intact, and running the same command again resumes after the last finished
+epoch.  What guards a run
+besides (its lock, SIGTERM, held interrupts, stale temporary files, damaged
+checkpoints, versions) is in :mod:`run_guard`; every failure is one line on
+stderr with its exit status (``EXIT_STATUS``).
 
 Protocol, as the authors' code: epoch 0 runs the training function with
 learning rate 0, which snaps the initial weights onto the grid (a DST step
@@ -29,9 +33,11 @@ without the test set).
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import errno
 import hashlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -54,13 +60,18 @@ import discrete_ops
 import gxnor_device
 import gxnor_layers
 import methods
+import model_format
+import run_files
+import run_guard
 from progress import Progress
+# The run's files are written by run_files; save_model and layer_params stay
+# importable from here, where scripts, tools and tests have always found them.
+from run_files import layer_params, save_model
 
 __all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_loss',
            'build_updates', 'compile_functions', 'keep_freed_memory', 'trained_state_bytes',
-           'learning_rate', 'save_model', 'UsageError', 'TrainingDiverged']
+           'learning_rate', 'save_model', 'UsageError', 'TrainingDiverged', 'EXIT_STATUS']
 
-MODEL_FORMAT = 'gxnor-model'
 # Increment rules for DST (--update); all but 'adam' keep no float state per weight.
 UPDATES = ('adam', 'sgd', 'layer-rms', 'unit-rms', 'int8-momentum')
 
@@ -71,6 +82,11 @@ class UsageError(Exception):
 
 class TrainingDiverged(Exception):
     """The training loss became NaN or infinite: exit status 3."""
+
+
+# What the process exits with, by what stopped it (SIGTERM: 128 + 15, as the shell says).
+EXIT_STATUS = OrderedDict([('bad input', 2), ('training diverged', 3),
+                           ('cannot write (disk full)', 4), ('Ctrl-C', 130), ('SIGTERM', 143)])
 
 
 class Experiment(object):
@@ -264,174 +280,6 @@ def learning_rate(epoch, lr_start, lr_end, epochs, drops=()):
     return lr_start * decay ** (epoch - 1) * 0.1 ** sum(1 for d in drops if d <= epoch)
 
 
-# ----------------------------------------------------------------------------- files
-
-def _atomic_write(path, write):
-    """Call ``write(binary_file)`` on a temporary file, then rename it to ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix=os.path.basename(path))
-    try:
-        with os.fdopen(handle, 'wb') as out:
-            write(out)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _json_array(obj):
-    return np.array(json.dumps(obj, sort_keys=True))
-
-
-def layer_params(network):
-    """OrderedDict '<layer>.<param>' -> shared variable, for every layer."""
-    named = OrderedDict()
-    for layer in lasagne.layers.get_all_layers(network):
-        for param in layer.get_params():
-            key = '%s.%s' % (layer.name, _param_key(layer, param))
-            if key in named:
-                raise ValueError('two parameters named %s: give every layer a unique name' % key)
-            named[key] = param
-    return named
-
-
-def _param_key(layer, param):
-    for attr in ('W', 'b', 'beta', 'gamma', 'mean', 'inv_std', 'wp', 'wn', 'scale'):
-        if getattr(layer, attr, None) is param:
-            return attr
-    return param.name
-
-
-def save_model(path, network, meta):
-    """Write the network in the ``gxnor-model`` format (atomically).
-
-    Arrays '<layer>.<param>' hold float32 values (discrete weights as their
-    values on the grid, whatever their storage); '__meta__' holds JSON with
-    the architecture (:func:`gxnor_layers.describe_network`) and ``meta``.
-    """
-    arrays = OrderedDict()
-    by_param = dict((p, layer) for layer in lasagne.layers.get_all_layers(network)
-                    for p in layer.get_params())
-    for key, param in layer_params(network).items():
-        layer = by_param[param]
-        if param is getattr(layer, 'W', None) and hasattr(layer, 'weight_values'):
-            arrays[key] = np.asarray(layer.weight_values(), dtype=np.float32)
-        else:
-            arrays[key] = np.asarray(param.get_value(), dtype=np.float32)
-    info = dict(meta, format=MODEL_FORMAT, version=1,
-                layers=gxnor_layers.describe_network(network))
-    arrays['__meta__'] = _json_array(info)
-    _atomic_write(path, lambda out: np.savez_compressed(out, **arrays))
-
-
-def _rng_arrays(rng):
-    name, keys, pos, has_gauss, cached = rng.get_state()
-    return {'__rng_keys__': keys, '__rng_rest__': np.array([pos, has_gauss, cached])}
-
-
-def _set_rng(rng, data):
-    pos, has_gauss, cached = data['__rng_rest__']
-    rng.set_state(('MT19937', data['__rng_keys__'], int(pos), int(has_gauss), float(cached)))
-
-
-def save_checkpoint(path, params, state, rng, progress):
-    arrays = dict(('param:' + k, v.get_value()) for k, v in params.items())
-    arrays.update(('state:%d' % i, v.get_value()) for i, v in enumerate(state))
-    arrays.update(_rng_arrays(rng))
-    arrays['__progress__'] = _json_array(progress)
-    _atomic_write(path, lambda out: np.savez(out, **arrays))
-
-
-def load_checkpoint(path, params, state, rng):
-    """Restore a checkpoint; returns its progress dict."""
-    try:
-        data = np.load(path)
-        progress = json.loads(str(data['__progress__']))
-        for key, var in params.items():
-            _restore(var, data['param:' + key], key, path)
-        for i, var in enumerate(state):
-            _restore(var, data['state:%d' % i], 'optimizer state %d' % i, path)
-        _set_rng(rng, data)
-    except (IOError, KeyError, ValueError) as err:
-        raise UsageError('cannot resume from %s (%s); move it away or pass --fresh'
-                         % (path, str(err).strip() or type(err).__name__))
-    return progress
-
-
-def _restore(var, value, what, path):
-    shape = var.get_value(borrow=True).shape
-    if value.shape != shape:
-        if value.size != int(np.prod(shape)):
-            raise ValueError('%s has shape %s, the network needs %s' % (what, value.shape, shape))
-        value = value.reshape(shape)  # Adam's step counter was a scalar before 2026-11-24
-    var.set_value(value.astype(var.dtype))
-
-
-def write_results(folder, history, summary):
-    """results.json, results.mat (authors' keys) and curves.png."""
-    import scipy.io
-    trained = [h for h in history if h['epoch'] >= 1]
-    curves = dict((key, np.array([h[key] for h in trained], dtype=np.float64))
-                  for key in ('train_loss', 'val_loss', 'val_err', 'test_err', 'lr', 'seconds'))
-    curves['valid_err'] = curves['val_err']
-    _atomic_write(os.path.join(folder, 'results.json'), lambda out: out.write(
-        json.dumps(dict(summary, history=history), indent=1, sort_keys=True).encode('utf-8')))
-    _atomic_write(os.path.join(folder, 'results.mat'),
-                  lambda out: scipy.io.savemat(out, curves))
-    if trained:
-        _atomic_write(os.path.join(folder, 'curves.png'),
-                      lambda out: _plot_curves(out, trained, summary.get('run', '')))
-
-
-def _scale_for_shares(axes, values):
-    """A log y axis labelled 1, 2 and 5 of each decade in plain numbers ('0.2',
-    not '2x10^-1') when ``values`` span a factor 5 or more, as the share of
-    weights changed does while the LR decays; a linear axis otherwise."""
-    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
-    if min(values) <= 0 or max(values) < 5 * min(values):
-        return
-    axes.set_yscale('log')
-    axes.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    axes.yaxis.set_major_formatter(FormatStrFormatter('%g'))
-    axes.yaxis.set_minor_formatter(NullFormatter())
-
-
-def _plot_curves(out, trained, title):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    epochs = [h['epoch'] for h in trained]
-    # Runs begun before the harness measured it lack the share in their first epochs.
-    changed = [(h['epoch'], h['weights_changed']) for h in trained
-               if h.get('weights_changed') is not None]
-    if changed:
-        fig, (top, bottom, moved) = plt.subplots(3, 1, sharex=True, figsize=(7, 8))
-        moved.plot([e for e, _ in changed], [c for _, c in changed], 'k-')
-        moved.set_ylabel('weights changed (%)')
-        _scale_for_shares(moved, [c for _, c in changed])
-    else:
-        fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
-    top.plot(epochs, [h['val_err'] for h in trained], 'r-', label='validation')
-    top.plot(epochs, [h['test_err'] for h in trained], 'g-', label='test')
-    top.set_ylabel('error rate (%)')
-    top.legend()
-    top.set_title(title)
-    bottom.plot(epochs, [h['train_loss'] for h in trained], 'b-', label='training')
-    bottom.plot(epochs, [h['val_loss'] for h in trained], 'm-', label='validation')
-    bottom.set_ylabel('squared hinge loss')
-    bottom.legend()
-    (moved if changed else bottom).set_xlabel('epoch')
-    fig.tight_layout()
-    fig.savefig(out, format='png', dpi=80)
-    plt.close(fig)
-
-
 # ----------------------------------------------------------------------------- blocks
 
 def _finish_block(net, args, name, pool, activation):
@@ -570,12 +418,109 @@ def run_config(args):
     return dict((k, v) for k, v in sorted(vars(args).items()) if k not in CONFIG_IGNORED)
 
 
-def _check_resumable(saved, current, path):
-    changed = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+_FRESH_HINT = 'pass --fresh to set the run aside (renamed, not deleted) and start over'
+
+
+def _new_run_hint(named):
+    """How to start a new run instead: the user who named the run names another."""
+    return 'pass another --run-name' if named else 'pass --run-name NAME'
+
+
+def _check_resumable(saved, current, path, named=False):
+    # Compared as JSON, the form they are saved in: a tuple such as --widths comes
+    # back from the checkpoint as a list, and 2.7's u'' strings equal plain ones.
+    changed = sorted(k for k in set(saved) | set(current)
+                     if json.dumps(saved.get(k), sort_keys=True)
+                     != json.dumps(current.get(k), sort_keys=True))
     if changed:
-        detail = ', '.join('%s %r -> %r' % (k, saved.get(k), current.get(k)) for k in changed[:4])
-        raise UsageError('%s was made with other hyperparameters (%s); pass --run-name NAME '
-                         'for a new run or --fresh to set the old one aside' % (path, detail))
+        detail = ', '.join('%s %s -> %s' % (k, json.dumps(saved.get(k)),
+                                            json.dumps(current.get(k))) for k in changed[:4])
+        raise UsageError('%s was made with other hyperparameters (%s); %s for a new run or '
+                         '--fresh to set the old one aside' % (path, detail, _new_run_hint(named)))
+
+
+def _resumable_progress(checkpoint, config, versions, named):
+    """The progress record of ``checkpoint``, read and checked before anything is
+    compiled: readable, same versions, same hyperparameters; else UsageError."""
+    try:
+        saved = run_guard.read_progress(checkpoint)
+    except run_guard.CheckpointError as err:
+        raise UsageError('cannot resume from %s: %s; %s' % (checkpoint, err, _FRESH_HINT))
+    change = run_guard.version_change(saved['versions'], versions) if 'versions' in saved else ''
+    if change:
+        raise UsageError('cannot resume from %s: it was written under other versions (%s), which '
+                         'give other numbers; resume it with those, or %s for a new run here'
+                         % (checkpoint, change, _new_run_hint(named)))
+    _check_resumable(saved.get('config', {}), config, checkpoint, named)
+    return saved
+
+
+def _own_unfinished_model(path, run_name, config):
+    """Whether ``path`` holds the epoch-0 model of this very run, written by a process
+    killed before the checkpoint that follows it: the same command overwrites it
+    instead of setting one more copy aside."""
+    try:
+        meta = model_format.read_meta(path)
+    except Exception:   # unreadable, or no model of ours: never overwritten
+        return False
+    return (meta.get('run') == run_name and meta.get('epoch') == 0 and
+            meta.get('config') == json.loads(json.dumps(config)))
+
+
+def _folder_error(flag, value, err):
+    """The error for a results or weights folder that cannot be written."""
+    where = getattr(err, 'filename', None) or value
+    if getattr(err, 'errno', None) in run_guard.DISK_FULL:
+        return run_guard.WriteError(err.errno, err.strerror, where)
+    reason = '%s: %s' % (err.strerror or err, where)
+    if err.errno == errno.EEXIST:   # make_folders found a file where a folder goes
+        reason = '%s is a file, not a folder' % where
+    return UsageError("%s %s cannot hold the run's files (%s); choose another %s"
+                      % (flag, value, reason, flag))
+
+
+def _open_run(args, folder, model_path):
+    """Check that the run's folders can be written and take the run's lock, before
+    anything is compiled; with ``--fresh`` set the old run aside; remove the
+    temporary files a killed process left.  Returns (lock, folders created)."""
+    created = []
+    try:
+        created += run_guard.make_folders(folder)
+        lock = run_guard.RunLock(folder).acquire()
+    except EnvironmentError as err:
+        run_guard.remove_folders(created, [run_guard.LOCK_NAME])
+        raise _folder_error('--results-dir', args.results_dir, err)
+    except run_guard.RunInProgress as err:
+        raise UsageError('run %s is %s' % (folder, err))
+    models = os.path.dirname(os.path.abspath(model_path))
+    try:
+        created += run_guard.make_folders(models)
+        handle, probe = tempfile.mkstemp(dir=models, prefix=run_guard.temporary_prefix(model_path))
+        os.close(handle)
+        os.remove(probe)
+    except EnvironmentError as err:
+        lock.release()
+        run_guard.remove_folders(created, [run_guard.LOCK_NAME])
+        raise _folder_error('--weights-dir' if args.weights_dir else '--results-dir',
+                            args.weights_dir or args.results_dir, err)
+    if (args.fresh and os.path.abspath(folder) not in created and
+            os.listdir(folder) != [run_guard.LOCK_NAME]):
+        _set_aside(folder)   # our lock goes along, still held: no one else started it
+        os.mkdir(folder)
+        created.append(os.path.abspath(folder))
+        try:
+            fresh = run_guard.RunLock(folder).acquire()
+        except run_guard.RunInProgress as err:
+            raise UsageError('run %s is %s' % (folder, err))
+        finally:
+            lock.release()
+        lock = fresh
+    stale = (run_guard.remove_stale_temporaries(folder) +
+             run_guard.remove_stale_temporaries(models, [model_path]))
+    if stale:
+        print('Removed %d temporary file%s left by a process stopped while writing: %s'
+              % (len(stale), '' if len(stale) == 1 else 's', ', '.join(stale)))
+    return lock, created
 
 
 def _set_aside(path):
@@ -583,6 +528,10 @@ def _set_aside(path):
         stamp = time.strftime('%Y%m%d-%H%M%S')
         os.rename(path, '%s.old-%s' % (path, stamp))
         print('Set aside %s as %s.old-%s' % (path, path, stamp))
+
+
+def _warn(name, message):
+    print('%s: warning: %s' % (name, message), file=sys.stderr)
 
 
 def _subset(split, size):
@@ -614,16 +563,45 @@ def run(experiment, args, status=None):
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
     data = experiment.load_data(args)
+    for split, flag in (('train', 'train_size'), ('valid', 'val_size'), ('test', 'test_size')):
+        if getattr(args, flag) > len(data[split][0]):
+            _warn(experiment.name, '--%s %d is more than the %d examples of the %s set: all '
+                  '%d are used' % (flag.replace('_', '-'), getattr(args, flag),
+                                   len(data[split][0]), split, len(data[split][0])))
     data = OrderedDict([('train', _subset(data['train'], args.train_size)),
                         ('valid', _subset(data['valid'], args.val_size)),
                         ('test', _subset(data['test'], args.test_size))])
-    (X_train, y_train), (X_val, y_val), (X_test, y_test) = data.values()
+    X_train = data['train'][0]
     if args.batch_size > len(X_train):
         raise UsageError('--batch-size %d is larger than the training set (%d examples)'
                          % (args.batch_size, len(X_train)))
-    classes = int(max(y.max() for _, y in data.values())) + 1
     print('Data: %d training, %d validation, %d test examples of shape %s'
-          % (len(X_train), len(X_val), len(X_test), X_train.shape[1:]))
+          % (len(X_train), len(data['valid'][0]), len(data['test'][0]), X_train.shape[1:]))
+    folder = os.path.join(args.results_dir, args.run_name)
+    checkpoint = os.path.join(folder, 'checkpoint.npz')
+    model_path = os.path.join(args.weights_dir or args.results_dir, args.run_name + '.npz')
+    status.update(checkpoint=checkpoint, saved_epoch=None)
+    lock, created = _open_run(args, folder, model_path)
+    try:
+        return _train(experiment, args, status, data, folder, checkpoint, model_path)
+    finally:
+        lock.release()
+        if status.get('saved_epoch') is None:   # nothing saved: leave no empty folders
+            run_guard.remove_folders(created, [run_guard.LOCK_NAME])
+
+
+def _train(experiment, args, status, data, folder, checkpoint, model_path):
+    """:func:`run`'s training, once the data are loaded and the run's lock is held."""
+    (X_train, y_train), (X_val, y_val), (X_test, y_test) = data.values()
+    classes = int(max(y.max() for _, y in data.values())) + 1
+    config = run_config(args)
+    versions = run_guard.software_versions()
+    saved = None
+    if os.path.exists(checkpoint):
+        named = args.run_name != default_run_name(experiment.name, args)
+        saved = _resumable_progress(checkpoint, config, versions, named)
+    elif args.fresh or not _own_unfinished_model(model_path, args.run_name, config):
+        _set_aside(model_path)  # a model with no run behind it is kept, never overwritten
 
     print('Building the network and compiling...')
     input_var = T.tensor4('inputs')
@@ -640,25 +618,17 @@ def run(experiment, args, status=None):
           % format(facts['state_bytes'], ','))
     params = layer_params(network)
     rng = np.random.RandomState(args.seed)
-
-    folder = os.path.join(args.results_dir, args.run_name)
-    checkpoint = os.path.join(folder, 'checkpoint.npz')
-    model_path = os.path.join(args.weights_dir or args.results_dir, args.run_name + '.npz')
-    status.update(checkpoint=checkpoint, saved_epoch=None)
-    if args.fresh:
-        _set_aside(folder)
-    if args.fresh or not os.path.exists(checkpoint):
-        _set_aside(model_path)  # a model with no run behind it is kept, never overwritten
-    config = run_config(args)
     progress = dict(next_epoch=0, history=[], config=config,
                     best_val=dict(epoch=-1, val_err=101.0, test_err=101.0),
                     best_test=dict(epoch=-1, test_err=101.0))
-    if os.path.exists(checkpoint):
-        saved = load_checkpoint(checkpoint, params, state, rng)
-        _check_resumable(saved['config'], config, checkpoint)
-        progress = saved
+    if saved is not None:
+        try:
+            progress = run_files.load_checkpoint(checkpoint, params, state, rng)
+        except run_guard.CheckpointError as err:
+            raise UsageError('cannot resume from %s (%s); %s' % (checkpoint, err, _FRESH_HINT))
         status['saved_epoch'] = progress['next_epoch'] - 1
         print('Resuming %s after epoch %d' % (checkpoint, progress['next_epoch'] - 1))
+    progress['versions'] = versions  # checkpoints from before 2026-12-05 have none
 
     meta = dict(facts, dataset=experiment.name, run=args.run_name, config=config,
                 input_shape=list(X_train.shape[1:]), input_scaling='x*2/255-1',
@@ -683,16 +653,19 @@ def run(experiment, args, status=None):
                       images_per_second=(len(X_train) // args.batch_size) * args.batch_size /
                       max(train_seconds, 1e-9))
         progress['history'].append(record)
-        if val_err <= progress['best_val']['val_err']:
-            progress['best_val'] = dict(epoch=epoch, val_err=val_err, test_err=test_err)
-            save_model(model_path, network, dict(meta, epoch=epoch, val_err=val_err,
-                                                 test_err=test_err))
         if test_err <= progress['best_test']['test_err']:
             progress['best_test'] = dict(epoch=epoch, test_err=test_err)
         progress['next_epoch'] = epoch + 1
-        save_checkpoint(checkpoint, params, state, rng, progress)
-        status['saved_epoch'] = epoch
-        write_results(folder, progress['history'], _summary(args, progress, model_path, facts))
+        # Ctrl-C or SIGTERM here waits for the files of the epoch, written all or none.
+        with run_guard.interrupts_held():
+            if val_err <= progress['best_val']['val_err']:
+                progress['best_val'] = dict(epoch=epoch, val_err=val_err, test_err=test_err)
+                save_model(model_path, network, dict(meta, epoch=epoch, val_err=val_err,
+                                                     test_err=test_err))
+            run_files.save_checkpoint(checkpoint, params, state, rng, progress)
+            status['saved_epoch'] = epoch
+            run_files.write_results(folder, progress['history'],
+                                    _summary(args, progress, model_path, facts))
         print('Epoch %d of %d took %.1fs (training %.0f images/s)'
               % (epoch, args.epochs, record['seconds'], record['images_per_second']))
         print('  learning rate:                %.3g%s' % (lr, '  (snap epoch)' if epoch == 0
@@ -722,14 +695,27 @@ def _summary(args, progress, model_path, facts):
                 test_err_at_best_val=progress['best_val']['test_err'],
                 best_test_epoch=progress['best_test']['epoch'],
                 best_test_err=progress['best_test']['test_err'],
-                config=run_config(args))
+                config=run_config(args), versions=progress.get('versions'))
 
 
 # ----------------------------------------------------------------------------- command line
 
 class _Parser(argparse.ArgumentParser):
+    """Raises UsageError instead of exiting, and keeps ``given``: (action, value) of
+    every flag on the command line, in order, for :func:`_flag_notes`."""
+
+    def __init__(self, *args, **kwargs):
+        argparse.ArgumentParser.__init__(self, *args, **kwargs)
+        self.given = []
+
     def error(self, message):
         raise UsageError(message)
+
+    def _get_values(self, action, arg_strings):
+        # Called once for each flag given (defaults do not pass here).
+        values = argparse.ArgumentParser._get_values(self, action, arg_strings)
+        self.given.append((action, action.const if action.nargs == 0 else values))
+        return values
 
 
 def _epoch_list(text):
@@ -792,7 +778,7 @@ def build_parser(experiment):
     add('--augment', dest='augment', action='store_true', default=False,
         help='random crops (4-pixel padding) and horizontal flips')
     add('--no-augment', dest='augment', action='store_false',
-        help='no augmentation (the default shown is that of augment)')
+        help='no augmentation (turns --augment off)%(default).0s')
     add('--seed', type=int, default=1234,
         help='seed of the initial weights, the data order and the DST random numbers')
     add('--train-size', type=int, default=0, help='use the first N training examples (0: all)')
@@ -815,6 +801,11 @@ def build_parser(experiment):
 
 
 def _validate(args):
+    for key, value in sorted(vars(args).items()):
+        # inf passes every "> 0" below, and nan fails them with a misleading message.
+        if isinstance(value, float) and not np.isfinite(value):
+            raise UsageError('--%s must be a finite number, got %s' % (key.replace('_', '-'),
+                                                                        value))
     checks = [(args.N >= 0, '--N must be >= 0'), (args.act_N >= 0, '--act-N must be >= 0'),
               (args.r > 0, '--r must be > 0'), (args.a > 0, '--a must be > 0'),
               (args.H > 0, '--H must be > 0'), (args.m > 0, '--m must be > 0'),
@@ -851,13 +842,50 @@ def default_run_name(name, args):
                                  digest.hexdigest()[:8])
 
 
-def parse_args(experiment, argv=None, **overrides):
-    """Parse ``argv``; keyword overrides (e.g. ``epochs=1``) win over flags."""
-    args = build_parser(experiment).parse_args(argv)
+# Flags that only some methods read: (dest, methods, what the others do instead).
+_METHOD_FLAGS = (
+    ('update', ('gxnor',), "only GXNOR-Net's discrete weights move by DST; "
+     'every other method trains its weights with Adam'),
+    ('stochastic', ('binaryconnect', 'bnn'), 'only BinaryConnect and BNN binarize at random'),
+)
+
+
+def _flag_notes(given, args):
+    """One warning line for each contradiction on the command line: flags that set
+    the same thing to different values (the last one wins), and flags that the
+    chosen method ignores."""
+    notes = []
+    by_dest = OrderedDict()
+    for action, value in given:
+        by_dest.setdefault(action.dest, []).append((action, value))
+    for dest, uses in by_dest.items():
+        if len(set(json.dumps(value) for _, value in uses)) > 1:
+            shown = [action.option_strings[-1] if action.nargs == 0 else
+                     '%s %s' % (action.option_strings[-1], json.dumps(value).strip('"'))
+                     for action, value in uses]
+            notes.append('%s contradict each other; the last one wins: %s = %s'
+                         % (' and '.join(shown), dest, getattr(args, dest)))
+    for dest, readers, why in _METHOD_FLAGS:
+        if dest in by_dest and args.method not in readers:
+            notes.append('--%s has no effect with --method %s: %s'
+                         % (dest, args.method, why))
+    return notes
+
+
+def parse_args(experiment, argv=None, notes=None, **overrides):
+    """Parse ``argv``; keyword overrides (e.g. ``epochs=1``) win over flags.
+
+    ``notes``, a list, receives a warning line for each contradiction between
+    the flags given (see :func:`_flag_notes`).
+    """
+    parser = build_parser(experiment)
+    args = parser.parse_args(argv)
     for key, value in overrides.items():
         if value is not None:
             setattr(args, key, value)
     _validate(args)
+    if notes is not None:
+        notes.extend(_flag_notes(parser.given, args))
     args.run_name = args.run_name or default_run_name(experiment.name, args)
     return args
 
@@ -884,48 +912,82 @@ def print_hyperparameters(args, device=None):
 
 
 def resume_command(argv=None):
-    """The command line that resumes this run: this interpreter, script and arguments."""
+    """The command line that resumes this run, as it must be typed here: the
+    interpreter that runs (relative to the current folder when inside it, else
+    its full path), the script and the arguments."""
     python = sys.executable or 'python'
     relative = os.path.relpath(python)
-    python = relative if not relative.startswith(os.pardir) else os.path.basename(python)
+    if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+        python = relative if os.sep in relative else os.path.join(os.curdir, relative)
     words = [python, sys.argv[0]] + list(sys.argv[1:] if argv is None else argv)
     return ' '.join(shell_quote(w) for w in words)
 
 
-def interrupted_message(status, argv=None):
-    """The one line printed after Ctrl-C: where it stopped, what is safe, how to resume."""
+def _what_is_safe(status, argv=None, then='the same command'):
+    if status.get('saved_epoch') is None:
+        return 'no epoch had finished, so nothing was saved'
+    return ('epochs up to %d are safe in %s; %s resumes after epoch %d: %s'
+            % (status['saved_epoch'], status['checkpoint'], then, status['saved_epoch'],
+               resume_command(argv)))
+
+
+def interrupted_message(status, argv=None, signal_name=None):
+    """The one line printed after Ctrl-C (or ``signal_name``, e.g. 'SIGTERM'): where it
+    stopped, what is safe, how to resume."""
+    stopped = 'interrupted by %s' % signal_name if signal_name else 'interrupted'
     if 'epoch' not in status:
-        return 'interrupted before training started; nothing was written'
+        return '%s before training started; nothing was written' % stopped
     where = 'epoch %d, minibatch %d of %d' % (status['epoch'], status['minibatch'],
                                              status['batches'])
     if status['phase'] != 'training':
         where = 'epoch %d, after its training (evaluating or saving)' % status['epoch']
-    if status.get('saved_epoch') is None:
-        return 'interrupted at %s; no epoch had finished, so nothing was saved' % where
-    return ('interrupted at %s; epochs up to %d are safe in %s; the same command resumes '
-            'after epoch %d: %s' % (where, status['saved_epoch'], status['checkpoint'],
-                                    status['saved_epoch'], resume_command(argv)))
+    return '%s at %s; %s' % (stopped, where, _what_is_safe(status, argv))
+
+
+def write_failed_message(err, status, argv=None):
+    """The one line printed when a file of the run cannot be written (disk full...)."""
+    if err.disk_full:
+        return ('no space left on the device while writing %s; %s'
+                % (err.filename, _what_is_safe(status, argv, 'once space is freed the same '
+                                                'command')))
+    return 'cannot write %s (%s); %s' % (err.filename, err.strerror, _what_is_safe(status, argv))
 
 
 def main(experiment, argv=None, num_epochs=None, **overrides):
     """Command-line entry point of a dataset script.
 
-    Returns the summary dict; exits with status 2 on bad input (one line on
-    stderr), 3 when the training diverges.
+    Returns the summary dict.  Every failure is one line on stderr and an exit
+    status (``EXIT_STATUS``): 2 bad input, 3 the training diverged, 4 a file
+    could not be written (disk full), 130 Ctrl-C, 143 SIGTERM (which stops the
+    run as Ctrl-C does).
     """
     status = {}
+    previous = run_guard.stop_on_sigterm()
     try:
-        args = parse_args(experiment, argv, epochs=num_epochs, **overrides)
+        notes = []
+        args = parse_args(experiment, argv, notes, epochs=num_epochs, **overrides)
+        for note in notes:
+            _warn(experiment.name, note)
         print_hyperparameters(args, gxnor_device.check_device())
         return run(experiment, args, status)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         sys.stdout.flush()
-        print('\n%s: %s' % (experiment.name, interrupted_message(status, argv)), file=sys.stderr)
-        sys.exit(130)
+        name = getattr(err, 'signal_name', None)
+        print('\n%s: %s' % (experiment.name, interrupted_message(status, argv, name)),
+              file=sys.stderr)
+        sys.exit(EXIT_STATUS[name or 'Ctrl-C'])
     except (UsageError, datasets.DataError, gxnor_device.DeviceError) as err:
         print('%s: error: %s' % (experiment.name, err), file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_STATUS['bad input'])
+    except run_guard.WriteError as err:
+        sys.stdout.flush()
+        print('%s: error: %s' % (experiment.name, write_failed_message(err, status, argv)),
+              file=sys.stderr)
+        sys.exit(EXIT_STATUS['cannot write (disk full)'])
     except TrainingDiverged as err:
         print('%s: error: %s; the last checkpoint is kept' % (experiment.name, err),
               file=sys.stderr)
-        sys.exit(3)
+        sys.exit(EXIT_STATUS['training diverged'])
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -245,8 +245,9 @@ def _read_idx(path, magic, item_shape, what):
                         'IDX header' % (path, len(data), header))
     fields = struct.unpack('>%di' % (2 + len(item_shape)), data[:header])
     if fields[0] != magic:
-        raise DataError('datasets: %s is not an IDX file of %s: magic number %d, expected %d'
-                        % (path, what, fields[0], magic))
+        # The magic number as its four bytes read (the header is big-endian).
+        raise DataError('datasets: %s is not an IDX file of %s: magic number 0x%08x, expected '
+                        '0x%08x' % (path, what, fields[0] & 0xffffffff, magic))
     if fields[2:] != item_shape:
         raise DataError('datasets: %s holds %s of shape %s, expected %s'
                         % (path, what, fields[2:], item_shape))

@@ -14,31 +14,9 @@ This is the engine's public entry point and command line; it reads the
 ``gxnor-model`` files of the Theano harness (``results/<run>.npz``, and the
 published ``weights/*.npz``), needs NumPy only (1.16 on Python 2.7 and
 1.23 / 2.x on Python 3) and never imports Theano.  The work is done by
-small modules of the package :mod:`gxnor_engine`, one job each, whose names
-this module re-exports:
-
-====================================  =======================================
-:mod:`gxnor_engine.popcount`          counting bits: ``np.bitwise_count``,
-                                      carry-save adders + SWAR, lookup table
-:mod:`gxnor_engine.packing`           ternary values as mask and sign planes,
-                                      the packed gated-XNOR product
-:mod:`gxnor_engine.thresholds`        bias + batch norm + activation folded
-                                      into integer thresholds
-:mod:`gxnor_engine.products`          weight-layer stages: first layer on
-                                      pixels, packed hidden layers, layers on
-                                      XNOR-Net inputs
-:mod:`gxnor_engine.activations`       pooling, folded and float activations,
-                                      scores
-:mod:`gxnor_engine.spec`              checks of the layer descriptions;
-                                      weights to integers and scales
-:mod:`gxnor_engine.builder`           the layer list to stages, one function
-                                      per kind
-:mod:`gxnor_engine.model`             :class:`GXNORModel`, :func:`load_model`,
-                                      :func:`save_model`
-:mod:`gxnor_engine.command`           the command line (:func:`main`)
-:mod:`gxnor_kernels`                  compiled C kernels (ctypes), NumPy
-                                      fallback
-====================================  =======================================
+small modules of the package :mod:`gxnor_engine`, one job each, whose public
+names this module re-exports; the table of those modules is in that
+package's docstring (``gxnor_engine/__init__.py``).
 
 Which models run
 ----------------
@@ -67,7 +45,10 @@ Refused with a :class:`ModelError` that says why: fp (float weights),
 binaryconnect and bwn (ReLU activations), twn and ttq (ternary weights but
 ReLU activations, TTQ's learned scales), dorefa and syq (k-bit
 activations), stochastic BinaryConnect/BNN (float hidden weights at test
-time), gxnor with N or act-N >= 2.
+time), gxnor with N or act-N >= 2; and a network whose number of outputs
+is not the ``classes`` the file states (the command also checks it against
+its data set's classes): a layer list cut short would report the argmax
+over hidden units as accuracy.
 
 How a model runs
 ----------------
@@ -114,10 +95,10 @@ fancy-indexing a table on NumPy 1.16 / 1.23) or by a 16-bit lookup table
 every path on NumPy 2.  :func:`popcount` itself counts with the table or
 ``np.bitwise_count``.
 
-Compiled kernels: where a C compiler works, :mod:`gxnor_kernels` builds
-``gxnor_kernels.c`` once (cached per user) and the engine runs its packed
-product, its packing of activations into im2col rows and its first layer
-there (OpenMP threads, ``OMP_NUM_THREADS``); the NumPy code above stays the
+Compiled kernels: where a C compiler works, :mod:`gxnor_engine.kernels`
+builds ``gxnor_engine/kernels.c`` once (cached per user) and the engine
+runs its packed product, its packing of activations into im2col rows and
+its first layer there (OpenMP threads, ``OMP_NUM_THREADS``); the NumPy code above stays the
 reference and the fallback.  ``kernel`` ('auto', 'c', 'numpy'; ``--kernel``)
 picks the path: 'auto' (default, or ``$GXNOR_KERNELS``) runs C when it
 builds and warns why not otherwise; a popcount ``method`` belongs to the
@@ -125,7 +106,8 @@ NumPy path and selects it under 'auto'.  Both paths give identical results.
 
 Examples
 --------
->>> model = load_model('weights/mnist.npz')              # doctest: +SKIP
+>>> path = 'weights/mnist-gxnor-N1-act1-adam-b1000-e120-2dc65855.npz'
+>>> model = load_model(path)                             # doctest: +SKIP
 >>> model.predict(X_test[:5])                            # doctest: +SKIP
 array([7, 2, 1, 0, 4])
 >>> gated_xnor_dot(pack_ternary([[1, -1, 0]]), pack_ternary([[1, 1, 1]])).tolist()
@@ -135,46 +117,37 @@ Command line (accuracy on the test set, per-layer share of products the
 gate skips, i.e. the paper's resting probability, non-zero weights and
 inputs, packed versus float32 size, images/s)::
 
-    python gated_xnor.py weights/mnist.npz [--data-dir DIR] [--batch-size 1000] [--limit N]
+    python gated_xnor.py weights/<model>.npz [--data-dir DIR] [--batch-size 1000] [--limit N]
                          [--kernel {auto,c,numpy}] [--popcount {bitwise_count,swar,table}]
 """
 from __future__ import absolute_import, division, print_function
 
 import sys
 
-import gxnor_kernels  # noqa: F401  (gated_xnor.gxnor_kernels, as before the split)
-from gxnor_engine.activations import (FloatActivationStage, PoolStage, RecordStage, ScoreStage,
-                                      ThresholdStage, max_pool_nhwc, pool_length)
+# Re-exported: the public names (__all__) and other names of the engine's modules.
+from gxnor_engine.activations import (  # noqa: F401
+    FloatActivationStage, PoolStage, RecordStage, ScoreStage, ThresholdStage, max_pool_nhwc,
+    pool_length)
 from gxnor_engine.builder import SUPPORTED_METHODS
 from gxnor_engine.command import main
-from gxnor_engine.model import (INPUT_SCALING, MODEL_FORMAT, MODEL_VERSION,  # noqa: F401
-                                PASS_IMAGES, GXNORModel, load_model, save_model)
-from gxnor_engine.packing import (PackedTernary, bytes_to_words, gated_xnor_dot, gxnor_matmul,
-                                  pack_bits, pack_ternary, word_major)
-from gxnor_engine.popcount import (HAVE_BITWISE_COUNT, POPCOUNT_METHODS, CarrySaveCounter,
-                                   byte_counts, popcount, resolve_method, sum_bytes)
-from gxnor_engine.products import (Context, FirstStage, PackedStage, ScaledInputStage,
-                                   gated_xnor_conv2d, im2col, to_nchw)
+from gxnor_engine.model import (  # noqa: F401
+    INPUT_SCALING, MODEL_FORMAT, MODEL_VERSION, PASS_IMAGES, GXNORModel, load_model, save_model)
+from gxnor_engine.packing import (  # noqa: F401
+    PackedTernary, bytes_to_words, gated_xnor_dot, gxnor_matmul, pack_bits, pack_ternary,
+    word_major)
+from gxnor_engine.popcount import (  # noqa: F401
+    HAVE_BITWISE_COUNT, POPCOUNT_METHODS, CarrySaveCounter, byte_counts, popcount,
+    resolve_method, sum_bytes)
+from gxnor_engine.products import (  # noqa: F401
+    Context, FirstStage, PackedStage, ScaledInputStage, gated_xnor_conv2d, im2col, to_nchw)
 from gxnor_engine.spec import ModelError
-from gxnor_engine.thresholds import Affine, Thresholds, apply_thresholds, fold_thresholds
+from gxnor_engine.thresholds import (  # noqa: F401
+    Affine, Thresholds, apply_thresholds, fold_thresholds)
 
 __all__ = ['ModelError', 'PackedTernary', 'Thresholds', 'GXNORModel', 'HAVE_BITWISE_COUNT',
            'POPCOUNT_METHODS', 'SUPPORTED_METHODS', 'popcount', 'pack_ternary',
            'gated_xnor_dot', 'gated_xnor_conv2d', 'max_pool_nhwc', 'fold_thresholds',
            'apply_thresholds', 'load_model', 'save_model', 'main']
-
-# The names these modules had inside gated_xnor.py before it was split; the
-# tests and the benchmark reach some of them.
-_resolve_method, _CarrySaveCounter = resolve_method, CarrySaveCounter
-_byte_counts, _sum_bytes = byte_counts, sum_bytes
-_bytes_to_words, _pack_bits, _word_major, _gxnor_matmul = (bytes_to_words, pack_bits,
-                                                          word_major, gxnor_matmul)
-_Affine, _Context, _im2col, _to_nchw = Affine, Context, im2col, to_nchw
-_FirstStage, _PackedStage, _ScaledInputStage = FirstStage, PackedStage, ScaledInputStage
-_PoolStage, _RecordStage, _ThresholdStage, _ScoreStage = (PoolStage, RecordStage,
-                                                          ThresholdStage, ScoreStage)
-_FloatActivationStage, _pool_length = FloatActivationStage, pool_length
-_PASS_IMAGES = PASS_IMAGES
 
 if __name__ == '__main__':
     sys.exit(main())

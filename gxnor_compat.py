@@ -29,6 +29,13 @@ project does.  It does these things and nothing else:
   which OpenCL C lacks.  They become ``NAN`` and ``floor``: the same values
   bit for bit on the CPU and on CUDA (``floor`` of a float is exact).
 
+* Keeps, instead of printing, the errors Theano logs when a GPU backend
+  fails to start (:func:`capture_init_errors`, installed before Theano is
+  imported): :func:`gxnor_device.check_device` turns them into one line
+  (:func:`init_error_reason`, :func:`setup_hint`).  This lives here, not in
+  :mod:`gxnor_device`, because it must run before ``import theano``, and
+  :mod:`gxnor_device` imports this module, never the reverse.
+
 Examples
 --------
 >>> import gxnor_compat  # noqa: F401  (before theano and lasagne)
@@ -37,12 +44,25 @@ Examples
 from __future__ import absolute_import
 
 import ctypes.util
+import logging
 import os
 import sys
 import types
 
 __all__ = ['openblas_available', 'configure_theano_flags', 'install_downsample_shim',
-           'make_scalar_code_opencl_safe']
+           'make_scalar_code_opencl_safe', 'capture_init_errors', 'init_error_reason',
+           'setup_hint', 'SETUP_HINT', 'DRIVER_HINT']
+
+# Where Theano 1.0 (gpuarray) and 0.8 (old CUDA backend, experimental
+# gpuarray) log why a GPU could not be used.
+_INIT_LOGGERS = ('theano.gpuarray', 'theano.sandbox.cuda', 'theano.sandbox.gpuarray')
+
+SETUP_HINT = ('for Theano\'s GPU backend run with the environment that `make venv-gpu` builds '
+              '(.venv-gpu/bin/python) and see "GPU" in README.md')
+
+DRIVER_HINT = ('this Python has the GPU backend (pygpu), so the device itself did not start: '
+               'check its driver (nvidia-smi; clinfo for OpenCL) and its number, and see "GPU" '
+               'in README.md')
 
 
 def openblas_available():
@@ -160,18 +180,89 @@ def make_scalar_code_opencl_safe():
     return patched
 
 
+def setup_hint():
+    """What to do about a GPU that did not start: get the GPU environment, or, where
+    this interpreter is in it (pygpu imports), look at the device's driver."""
+    try:
+        import pygpu  # noqa: F401
+    except Exception:  # ImportError, or a pygpu that cannot load its library
+        return SETUP_HINT
+    return DRIVER_HINT
+
+
+class _Keep(logging.Filter):
+    """Keep the records of a failed GPU start instead of printing them."""
+
+    def __init__(self):
+        logging.Filter.__init__(self)
+        self.records = []
+
+    def filter(self, record):
+        if record.levelno >= logging.ERROR:
+            self.records.append(record)
+            return False
+        return True
+
+
+_kept = _Keep()
+
+
+def capture_init_errors():
+    """Start keeping the GPU start-up errors Theano logs (call before importing it)."""
+    for name in _INIT_LOGGERS:
+        logger = logging.getLogger(name)
+        if _kept not in logger.filters:
+            logger.addFilter(_kept)
+
+
+def init_error_reason():
+    """The last line of what Theano logged about a failed GPU start, or ''."""
+    for record in reversed(_kept.records):
+        if record.exc_info and record.exc_info[1] is not None:
+            text = '%s: %s' % (type(record.exc_info[1]).__name__, record.exc_info[1])
+        else:
+            text = record.getMessage()
+        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+        if lines:
+            return lines[-1]
+    return ''
+
+
+def _script_name():
+    """'mnist' for ``python mnist.py``: the prefix of the script's error lines."""
+    return os.path.splitext(os.path.basename(sys.argv[0] if sys.argv else ''))[0] or 'python'
+
+
+def _flag_value(name, flags):
+    """The value ``THEANO_FLAGS`` (``flags``) gives ``name``, or None."""
+    for item in flags.split(','):
+        key, _, value = item.partition('=')
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
 def _import_theano():
-    """Import Theano, keeping GPU start-up errors for :func:`gxnor_device.check_device`."""
-    import gxnor_device
-    gxnor_device.capture_init_errors()
+    """Import Theano, keeping GPU start-up errors for :func:`gxnor_device.check_device`;
+    flags that Theano refuses are one ``error:`` line and exit status 2."""
+    capture_init_errors()
     try:
         import theano  # noqa: F401
     except ValueError as err:
-        if 'old GPU back-end' not in str(err):
-            raise
-        # Theano >= 0.9 refuses device=gpu while parsing its flags.
-        sys.stderr.write("error: THEANO_FLAGS asks for device=gpu, Theano 0.8's CUDA backend, which "
-                         "this Theano removed: use device=cuda; %s\n" % gxnor_device.SETUP_HINT)
+        flags = os.environ.get('THEANO_FLAGS', '')
+        device = _flag_value('device', flags)
+        if 'old GPU back-end' in str(err):
+            # Theano >= 0.9 refuses device=gpu while parsing its flags.
+            message = ("THEANO_FLAGS asks for device=gpu, Theano 0.8's CUDA backend, which this "
+                       "Theano removed: use device=cuda; %s" % setup_hint())
+        elif device is not None and ('"device"' in str(err) or '"%s"' % device in str(err)):
+            # (Theano 0.8 names the value and the variable the wrong way round.)
+            message = ('THEANO_FLAGS asks for device=%s, which Theano does not know: use cpu, '
+                       'cuda (cuda0, cuda1...) or opencl<platform>:<device>' % device)
+        else:
+            message = 'Theano refuses THEANO_FLAGS=%s: %s' % (flags, ' '.join(
+                str(err).split()))
+        sys.stderr.write('%s: error: %s\n' % (_script_name(), message))
         sys.exit(2)
 
 

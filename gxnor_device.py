@@ -3,10 +3,10 @@
 When ``THEANO_FLAGS`` asks for a GPU (``device=cuda*``, ``gpu*`` or
 ``opencl*``) and the backend cannot start (pygpu missing, no driver...),
 Theano logs an error and carries on on the CPU, with exit status 0: a
-training that should take hours would take days.  This module keeps the
-reason Theano gives (:func:`capture_init_errors`, installed by
-:mod:`gxnor_compat` before Theano is imported, so Theano's own multi-line
-log stays quiet) and :func:`check_device` turns a failed start into a
+training that should take hours would take days.  :mod:`gxnor_compat`
+keeps the reason Theano gives (:func:`gxnor_compat.capture_init_errors`,
+installed before Theano is imported, so Theano's own multi-line log stays
+quiet) and :func:`check_device` turns a failed start into a
 :class:`DeviceError` with one line saying why and what to do.
 
 Examples
@@ -17,66 +17,19 @@ Examples
 """
 from __future__ import absolute_import
 
-import logging
+import gxnor_compat  # (Theano's flags and its start-up errors kept, before theano)
 
-__all__ = ['DeviceError', 'GPU_PREFIXES', 'requested_device', 'capture_init_errors',
-           'check_device']
+__all__ = ['DeviceError', 'GPU_PREFIXES', 'requested_device', 'check_device']
 
 GPU_PREFIXES = ('cuda', 'gpu', 'opencl')
-
-# Where Theano 1.0 (gpuarray) and 0.8 (old CUDA backend, experimental
-# gpuarray) log why a GPU could not be used.
-_INIT_LOGGERS = ('theano.gpuarray', 'theano.sandbox.cuda', 'theano.sandbox.gpuarray')
-
-SETUP_HINT = ('for Theano\'s GPU backend run with the environment that `make venv-gpu` builds '
-              '(.venv-gpu/bin/python) and see "GPU" in README.md')
 
 
 class DeviceError(Exception):
     """A GPU was asked for but Theano computes on the CPU."""
 
 
-class _Keep(logging.Filter):
-    """Keep the records of a failed GPU start instead of printing them."""
-
-    def __init__(self):
-        logging.Filter.__init__(self)
-        self.records = []
-
-    def filter(self, record):
-        if record.levelno >= logging.ERROR:
-            self.records.append(record)
-            return False
-        return True
-
-
-_kept = _Keep()
-
-
-def capture_init_errors():
-    """Start keeping the GPU start-up errors Theano logs (call before importing it)."""
-    for name in _INIT_LOGGERS:
-        logger = logging.getLogger(name)
-        if _kept not in logger.filters:
-            logger.addFilter(_kept)
-
-
-def _reason():
-    """The last line of what Theano logged about the failed start, if anything."""
-    for record in reversed(_kept.records):
-        if record.exc_info and record.exc_info[1] is not None:
-            text = '%s: %s' % (type(record.exc_info[1]).__name__, record.exc_info[1])
-        else:
-            text = record.getMessage()
-        lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-        if lines:
-            return lines[-1]
-    return ''
-
-
 def requested_device():
     """The device Theano was configured with ('cpu', 'cuda', 'opencl0:0'...)."""
-    import gxnor_compat  # noqa: F401  (Theano's flags, before theano)
     import theano
     return str(theano.config.device)
 
@@ -125,10 +78,10 @@ def check_device():
         name, backend = _gpuarray_context(), 'gpuarray backend'
     if name:
         return '%s: %s (%s)' % (device, name, backend)
-    reason = _reason() or 'the GPU backend did not start'
-    hint = SETUP_HINT
+    reason = gxnor_compat.init_error_reason() or 'the GPU backend did not start'
+    hint = gxnor_compat.setup_hint()
     if device.startswith('gpu'):
         hint = ('Theano 0.8\'s CUDA backend needs nvcc and a CUDA toolkit of its era; on a current '
-                'box use device=cuda: ' + SETUP_HINT)
+                'box use device=cuda: ' + gxnor_compat.SETUP_HINT)
     raise DeviceError('THEANO_FLAGS asks for device=%s but Theano would compute on the CPU (%s); '
                       '%s' % (device, reason, hint))

@@ -28,6 +28,7 @@ import theano
 import theano.tensor as T
 
 import discrete_ops
+import quantizers
 
 __all__ = ['DiscreteDenseLayer', 'DiscreteConv2DLayer', 'QuantizedDenseLayer',
            'QuantizedConv2DLayer', 'BatchNormLayer', 'DiscreteActivationLayer',
@@ -145,17 +146,17 @@ class _QuantizedWeightsMixin(object):
         if q == 'binaryconnect':
             if self.stochastic and deterministic:
                 return W
-            return discrete_ops.binaryconnect_weights(W, self.stochastic, srng)
+            return quantizers.binaryconnect_weights(W, self.stochastic, srng)
         if q == 'bwn':
-            return discrete_ops.bwn_weights(W, self.filter_axes)
+            return quantizers.bwn_weights(W, self.filter_axes)
         if q == 'twn':
-            return discrete_ops.twn_weights(W, None)
+            return quantizers.twn_weights(W, None)
         if q == 'ttq':
-            return discrete_ops.ttq_weights(W, self.wp, self.wn, t=self.threshold)
+            return quantizers.ttq_weights(W, self.wp, self.wn, t=self.threshold)
         if q == 'dorefa':
-            return discrete_ops.dorefa_weights(W, self.bits)
+            return quantizers.dorefa_weights(W, self.bits)
         scale = self.scale.dimshuffle(self._scale_pattern)
-        return discrete_ops.syq_weights(W, scale, eta=self.threshold, ternary=True)
+        return quantizers.syq_weights(W, scale, eta=self.threshold, ternary=True)
 
     def _describe_weights(self):
         names = dict((attr, None if getattr(self, attr) is None else
@@ -524,12 +525,12 @@ class QuantizedActivationLayer(lasagne.layers.Layer):
 
     def get_output_for(self, input, **kwargs):
         if self.method == 'bnn':
-            return discrete_ops.bnn_activation(input)
+            return quantizers.bnn_activation(input)
         if self.method == 'xnor':
-            return discrete_ops.xnor_activation(input, axis=1)
+            return quantizers.xnor_activation(input, axis=1)
         if self.method == 'dorefa':
-            return discrete_ops.dorefa_activation(input, self.bits)
-        return discrete_ops.tbn_activation(input, delta=self.delta)
+            return quantizers.dorefa_activation(input, self.bits)
+        return quantizers.tbn_activation(input, delta=self.delta)
 
     def describe(self):
         return dict(kind='quantized_activation', method=self.method, bits=self.bits,

@@ -18,13 +18,12 @@ the same integers (a test checks it on the committed model).
 
 Examples
 --------
->>> counts = measure_sparsity('weights/mnist.npz', X_test)      # doctest: +SKIP
+>>> counts = measure_sparsity('weights/<model>.npz', X_test)    # doctest: +SKIP
 >>> counts['gate_closed_share'], counts['activation_zero_share']  # doctest: +SKIP
 """
 from __future__ import absolute_import, division
 
 import importlib
-import json
 
 import gxnor_compat  # noqa: F401  (Theano flags, before theano)
 import lasagne
@@ -35,6 +34,8 @@ import theano.tensor as T
 import binary_net
 import datasets
 import gxnor_layers
+import model_format
+import run_files
 
 __all__ = ['load_network', 'gate_counts', 'measure_sparsity']
 
@@ -44,9 +45,9 @@ def load_network(path):
 
     Returns (network, input_var, meta).  Discrete weights are loaded as
     their values on the grid (float storage), whatever the run stored.
+    Raises :class:`model_format.ModelFormatError` for a file that is not a model.
     """
-    data = np.load(path)
-    meta = json.loads(str(data['__meta__']))
+    meta, arrays = model_format.read_model(path)
     script = importlib.import_module(meta['dataset'])
     args = binary_net.parse_args(script.EXPERIMENT, [])
     for key, value in meta['config'].items():
@@ -55,9 +56,9 @@ def load_network(path):
     args.weight_storage = 'float'
     input_var = T.tensor4('inputs')
     network = script.build_network(input_var, args)
-    for key, param in binary_net.layer_params(network).items():
+    for key, param in run_files.layer_params(network).items():
         shape = param.get_value().shape
-        param.set_value(np.asarray(data[key], dtype=param.dtype).reshape(shape))
+        param.set_value(np.asarray(arrays[key], dtype=param.dtype).reshape(shape))
     return network, input_var, meta
 
 

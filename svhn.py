@@ -29,7 +29,7 @@ def add_arguments(parser):
     parser.add_argument('--extra', dest='extra', action='store_true', default=True,
                         help='train on train + extra (pylearn2 split)')
     parser.add_argument('--no-extra', dest='extra', action='store_false',
-                        help='train on train only (the default shown is that of extra)')
+                        help='train on train only (turns --extra off)%(default).0s')
 
 
 EXPERIMENT = binary_net.Experiment(

@@ -14,6 +14,9 @@ both alike; the file keeps every timing and the median per variant.  The
 profiled run is slower than the timed ones (the profiler synchronises
 every op); only its shares are reported.
 
+``--quick`` (the tests) skips the timed runs: one profiled process per
+variant, whose slowed images/s stands in for the timed ones.
+
 Parts of the step, by op and by the shape of what it computes (a batch
 dimension first, or a parameter's shape):
 
@@ -137,6 +140,10 @@ def main(argv=None):
     p.add_argument('--steps', type=int, default=20, help='timed steps per run')
     p.add_argument('--repeats', type=int, default=3, help='timed runs per variant')
     p.add_argument('--machine', default='', help='what ran it, for the file')
+    p.add_argument('--quick', action='store_true',
+                   help='one profiled run per variant, no timed runs: its images/s '
+                   '(slowed by the profiler) stands for the timed ones; half the '
+                   'processes, for the tests and a first look')
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--profile', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -146,7 +153,7 @@ def main(argv=None):
     if not args.out:
         p.error('--out is required')
     variants = [dict(name=name, flags=flags, runs=[]) for name, flags in VARIANTS]
-    for repeat in range(args.repeats):
+    for repeat in range(0 if args.quick else args.repeats):
         for variant in variants:
             run = _run_variant(variant['flags'], args.batch_size, args.steps, False)
             variant['runs'].append(run)
@@ -154,7 +161,11 @@ def main(argv=None):
                                                     run['images_per_second']))
             sys.stdout.flush()
     for variant in variants:
-        profiled = _run_variant(variant['flags'], args.batch_size, max(3, args.steps // 4), True)
+        profiled = _run_variant(variant['flags'], args.batch_size,
+                                args.steps if args.quick else max(3, args.steps // 4), True)
+        if args.quick:
+            variant['runs'].append(dict((k, v) for k, v in profiled.items()
+                                        if not k.startswith('profile_')))
         variant['profile_share'] = profiled['profile_share']
         variant['profile_op_share'] = profiled['profile_op_share']
         variant['images_per_second'] = median([r['images_per_second'] for r in variant['runs']])
@@ -167,12 +178,14 @@ def main(argv=None):
     for variant in variants:
         variant['speedup'] = variant['images_per_second'] / base
     summary = dict(script='mnist', method='gxnor', batch_size=args.batch_size, steps=args.steps,
-                   repeats=args.repeats, date=time.strftime('%Y-%m-%d'),
+                   repeats=1 if args.quick else args.repeats, date=time.strftime('%Y-%m-%d'),
                    machine=args.machine or platform.processor() or platform.machine(),
                    cpus=os.cpu_count() if hasattr(os, 'cpu_count') else None,
                    python=platform.python_version(),
                    command='python bench/bench_cpu_step.py ' + ' '.join(argv or sys.argv[1:]),
                    variants=variants)
+    if args.quick:
+        summary['quick'] = True  # the runs are the profiled ones
     folder = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(folder):
         os.makedirs(folder)

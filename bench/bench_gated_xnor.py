@@ -44,9 +44,9 @@ Examples
 ::
 
     python bench/bench_gated_xnor.py                         # newest model or random one
-    python bench/bench_gated_xnor.py weights/mnist.npz --limit 2000 --popcount table
-    python bench/bench_gated_xnor.py weights/mnist.npz --kernel numpy   # no compiled kernels
-    python bench/bench_gated_xnor.py weights/mnist.npz --cifar-random --json out.json
+    python bench/bench_gated_xnor.py weights/<model>.npz --limit 2000 --popcount table
+    python bench/bench_gated_xnor.py weights/<model>.npz --kernel numpy   # no compiled kernels
+    python bench/bench_gated_xnor.py weights/<model>.npz --cifar-random --json out.json
     python bench/bench_gated_xnor.py results/cifar10-gxnor-....npz --data-dir data/cifar10 \
         --repeat 5 --theano --json bench/results/engine-cifar10.json
 """
@@ -74,7 +74,9 @@ if ROOT not in sys.path:
 import gated_xnor as gx  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, 'bench'))
 from machine import cpu_count, cpu_name, load_average  # noqa: E402
-import gxnor_kernels as gk  # noqa: E402
+from gxnor_engine import kernels as gk  # noqa: E402
+from gxnor_engine.activations import pool_length  # noqa: E402
+from gxnor_engine.popcount import resolve_method  # noqa: E402
 
 __all__ = ['FloatNet', 'mnist_layers', 'cifar10_layers', 'random_model', 'random_mnist_model',
            'random_cifar10_model', 'load_images', 'theano_predictions', 'measure', 'main']
@@ -164,7 +166,7 @@ class FloatNet(object):
             pool = tuple(spec['pool_size'])
             stride = tuple(spec.get('stride') or pool)
             ignore = spec.get('ignore_border', True)
-            out = (shape[0],) + tuple(gx._pool_length(s, p, st, ignore)
+            out = (shape[0],) + tuple(pool_length(s, p, st, ignore)
                                       for s, p, st in zip(shape[1:], pool, stride))
             return (lambda a: gx.max_pool_nhwc(a, pool, stride, ignore)), out
         if kind == 'batchnorm':
@@ -554,7 +556,7 @@ def main(argv=None):
         print('error: %s' % exc, file=sys.stderr)
         return 2
     if kernels is None:
-        kernel_text += ', popcount %s' % gx._resolve_method(method)
+        kernel_text += ', popcount %s' % resolve_method(method)
     result = measure(model, reference, X, args.batch_size, args.repeat, method, args.kernel)
     load_measured = load_average()
 

@@ -31,6 +31,7 @@ import lasagne  # noqa: E402
 import numpy as np  # noqa: E402
 import theano  # noqa: E402
 import theano.tensor as T  # noqa: E402
+from theano.sandbox.rng_mrg import MRG_RandomStreams  # noqa: E402
 
 import binary_net  # noqa: E402
 import datasets  # noqa: E402
@@ -77,6 +78,25 @@ def state_bytes(network, state):
     others += [v for v in moments if v not in weight_moments]
     size = lambda vs: sum(v.get_value().nbytes for v in vs)  # noqa: E731
     return size(weights), size(weight_moments), size(others)
+
+
+def configuration_bytes(flags, batch_size=100):
+    """:func:`state_bytes` of a configuration, from its update graph, nothing compiled.
+
+    The same numbers as a run's (they follow from the shapes); seconds instead
+    of the minutes of compiling each training step.
+    """
+    args = binary_net.parse_args(mnist.EXPERIMENT, flags + ['--batch-size', str(batch_size)])
+    input_var = T.tensor4()
+    network = mnist.build_network(input_var, args)
+    srng = MRG_RandomStreams(1234)
+    loss = binary_net.squared_hinge_loss(lasagne.layers.get_output(
+        network, deterministic=False, srng=srng), T.matrix('targets'))
+    updates = binary_net.build_updates(loss, network, T.scalar('lr', dtype=theano.config.floatX),
+                                       update=args.update, srng=srng)
+    params = set(lasagne.layers.get_all_params(network))
+    # as binary_net.compile_functions's state, less the random generator's (int32, left out)
+    return state_bytes(network, [v for v in updates if v not in params])
 
 
 def measure(flags, X, y, batch_size, batches):

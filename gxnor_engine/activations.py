@@ -6,8 +6,8 @@
   with gamma*inv_std < 0 turns max into min); after the activation it pools
   the ternary values.
 * :class:`ThresholdStage`: bias, batch norm and a sign or ternary activation
-  folded into integer thresholds (:mod:`gxnor_thresholds`): int32 sums in,
-  int8 activations out, no float.
+  folded into integer thresholds (:mod:`gxnor_engine.thresholds`): int32 sums
+  in, int8 activations out, no float.
 * :class:`FloatActivationStage`: the activations that depend on the data
   (XNOR-Net's sign(y) * mean|y| over channels, TBN's threshold
   delta * mean|y| per image) and any activation of float sums: batch norm
@@ -135,8 +135,8 @@ class FloatActivationStage(object):
     """Batch norm in float64, then an activation (channels on the last axis).
 
     kind 'sign' (+1 where y >= 0, else -1), 'ternary' (+1 where y > r, -1
-    where y < -r, else 0), 'xnor' (:class:`gxnor_products.ScaledBinary` of
-    sign(y) and K = mean |y| over the channels of each position), 'tbn'
+    where y < -r, else 0), 'xnor' (:class:`gxnor_engine.products.ScaledBinary`
+    of sign(y) and K = mean |y| over the channels of each position), 'tbn'
     (ternary with threshold delta * mean |y| of each image).
 
     Examples

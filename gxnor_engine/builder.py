@@ -18,7 +18,8 @@ domain      values                                               made by
 
 A sign or ternary-staircase activation of 'int' sums folds into integer
 thresholds; XNOR-Net's and TBN's activations depend on the data and are
-evaluated in float64 (:class:`gxnor_activations.FloatActivationStage`).
+evaluated in float64
+(:class:`gxnor_engine.activations.FloatActivationStage`).
 
 Examples
 --------
@@ -185,7 +186,10 @@ def build_maxpool(state, spec, where):
     oh, ow = stage.output_hw(*state.shape[1:])
     if oh < 1 or ow < 1:
         raise ModelError('%s: output would be empty' % where)
-    state.stages.append(stage)
+    # Right after a conv layer, the pooling joins its stage (pooled while in the cache).
+    absorb = getattr(state.stages[-1], 'absorb_pool', None)
+    if absorb is None or not absorb(stage):
+        state.stages.append(stage)
     state.shape = (state.shape[0], oh, ow)
 
 
@@ -256,7 +260,7 @@ def build_quantized_activation(state, spec, where):
         raise ModelError('%s: unsupported layer kind for the engine: DoReFa-Net k-bit '
                          'activations are not binary or ternary' % where)
     else:
-        raise ModelError('%s: unknown activation method %r' % (where, method))
+        raise ModelError("%s: unknown activation method '%s'" % (where, method))
 
 
 LAYER_BUILDERS = {
@@ -288,7 +292,7 @@ def build(meta, arrays):
     Returns
     -------
     (stages, layers, output_shape): the stages to run in order, per weight
-    layer a dict of facts (see :class:`gxnor_model.GXNORModel`), and the
+    layer a dict of facts (see :class:`gxnor_engine.model.GXNORModel`), and the
     logical shape of the output.
 
     Raises

@@ -9,7 +9,8 @@ Examples
 --------
 ::
 
-    python gated_xnor.py weights/mnist.npz --data-dir ../shared/data/mnist --limit 1000
+    python gated_xnor.py weights/mnist-gxnor-N1-act1-adam-b1000-e120-2dc65855.npz \
+        --data-dir ../shared/data/mnist --limit 1000
     python gated_xnor.py results/run.npz --kernel numpy --popcount table
     GXNOR_CIFAR10_DIR=data/cifar10 python gated_xnor.py results/cifar10-gxnor-....npz
 
@@ -27,8 +28,8 @@ import time
 
 import numpy as np
 
-import gxnor_kernels
-from gxnor_engine.model import PASS_IMAGES, load_model
+from gxnor_engine import kernels as engine_kernels
+from gxnor_engine.model import DATASET_CLASSES, PASS_IMAGES, load_model
 from gxnor_engine.popcount import POPCOUNT_METHODS, resolve_method
 from gxnor_engine.spec import ModelError
 
@@ -116,7 +117,7 @@ def main(argv=None):
     parser.add_argument('--popcount', choices=POPCOUNT_METHODS, default=None,
                         help='bit counting method of the NumPy kernel (default: bitwise_count '
                              'where NumPy >= 2 has it, else swar); selects it under --kernel auto')
-    parser.add_argument('--kernel', choices=gxnor_kernels.KERNEL_CHOICES, default=None,
+    parser.add_argument('--kernel', choices=engine_kernels.KERNEL_CHOICES, default=None,
                         help='compiled C kernels or NumPy (default auto, or $GXNOR_KERNELS: '
                              'C when it builds)')
     args = parser.parse_args(argv)
@@ -125,8 +126,13 @@ def main(argv=None):
     method = args.popcount
     try:
         model = load_model(args.model)
-        kernels, kernel_text = gxnor_kernels.select(args.kernel, method)  # builds, untimed
         dataset = model.meta.get('dataset', 'mnist')
+        if dataset in DATASET_CLASSES:      # an argmax over hidden units is no accuracy
+            try:
+                model.check_classes(DATASET_CLASSES[dataset], 'of %s' % dataset)
+            except ModelError as exc:
+                raise ModelError('%s: %s' % (args.model, exc))
+        kernels, kernel_text = engine_kernels.select(args.kernel, method)  # builds, untimed
         folder, chosen = data_folder(dataset, args.data_dir)
         X, y = _load_test_set(dataset, folder)
         if args.limit is not None:
@@ -137,7 +143,7 @@ def main(argv=None):
                                kernel=args.kernel)
         seconds = time.time() - start
         predictions = scores.reshape(len(scores), -1).argmax(axis=1)
-    except (ModelError, _CommandError, ValueError, gxnor_kernels.KernelError) as exc:
+    except (ModelError, _CommandError, ValueError, engine_kernels.KernelError) as exc:
         print('error: %s' % exc, file=sys.stderr)
         return 2
     correct = int(np.sum(predictions == np.asarray(y)))

@@ -1,16 +1,17 @@
 """A compiled ``gxnor-model``: loading, checking and running a model file.
 
 The model files are those the Theano harness writes (``results/<run>.npz``,
-the published ``weights/*.npz``; :func:`binary_net.save_model`): float32
-arrays '<layer>.<param>' and a JSON ``__meta__`` with the input shape and
-the layer list of :func:`gxnor_layers.describe_network`.  :func:`load_model`
-checks the file and compiles its layers (:mod:`gxnor_builder`) into a
+the published ``weights/*.npz``; :func:`run_files.save_model`), in the
+format :mod:`model_format` defines and reads: float32 arrays
+'<layer>.<param>' and a JSON ``__meta__`` with the input shape and the
+layer list of :func:`gxnor_layers.describe_network`.  :func:`load_model`
+checks the file and compiles its layers (:mod:`gxnor_engine.builder`) into a
 :class:`GXNORModel`; :func:`save_model` writes such a file from a layer list
 and arrays (tests, benchmarks).
 
 Examples
 --------
->>> model = load_model('weights/mnist.npz')              # doctest: +SKIP
+>>> model = load_model('weights/mnist-gxnor-N1-act1-adam-b1000-e120-2dc65855.npz')  # doctest: +SKIP
 >>> model.predict(X_test[:5])                            # doctest: +SKIP
 array([7, 2, 1, 0, 4])
 """
@@ -22,39 +23,29 @@ import tempfile
 
 import numpy as np
 
+import model_format
 from gxnor_engine.activations import RecordStage
 from gxnor_engine.builder import SUPPORTED_METHODS, build
 from gxnor_engine.products import Context, to_nchw
 from gxnor_engine.spec import ModelError, positive_int
 
 __all__ = ['GXNORModel', 'load_model', 'save_model', 'MODEL_FORMAT', 'MODEL_VERSION',
-           'INPUT_SCALING', 'PASS_IMAGES']
+           'INPUT_SCALING', 'PASS_IMAGES', 'DATASET_CLASSES']
 
-MODEL_FORMAT = 'gxnor-model'
-MODEL_VERSION = 1
+MODEL_FORMAT = model_format.MODEL_FORMAT
+MODEL_VERSION = model_format.MODEL_VERSION
 INPUT_SCALING = 'x*2/255-1'
 # Most images run through the stages at once (see GXNORModel.forward).
 PASS_IMAGES = 256
+# Classes of the data sets the harness trains on (datasets.py), for files that
+# do not state their own ``classes``.
+DATASET_CLASSES = dict(mnist=10, cifar10=10, svhn=10)
 
 
-def _parse_meta(raw, path):
-    raw = np.asarray(raw)
-    if raw.ndim != 0 or raw.dtype.kind not in 'US':
-        raise ModelError('%s: __meta__ is not a JSON string' % path)
-    text = raw.item()
-    if isinstance(text, bytes):
-        text = text.decode('utf-8')
-    try:
-        meta = json.loads(text)
-    except ValueError as exc:
-        raise ModelError('%s: __meta__ is not valid JSON (%s)' % (path, exc))
-    if not isinstance(meta, dict) or meta.get('format') != MODEL_FORMAT:
-        raise ModelError('%s: not a %s file' % (path, MODEL_FORMAT))
-    if meta.get('version') != MODEL_VERSION:
-        raise ModelError('%s: %s version %r unsupported (need %d)'
-                         % (path, MODEL_FORMAT, meta.get('version'), MODEL_VERSION))
+def _check_meta(meta, path):
+    """What the engine needs of a ``__meta__`` that :mod:`model_format` accepted."""
     if meta.get('input_scaling', INPUT_SCALING) != INPUT_SCALING:
-        raise ModelError('%s: input_scaling %r unsupported (need %r)'
+        raise ModelError("%s: input_scaling '%s' unsupported (need '%s')"
                          % (path, meta.get('input_scaling'), INPUT_SCALING))
     shape = meta.get('input_shape')
     if not isinstance(shape, list) or len(shape) != 3:
@@ -79,7 +70,7 @@ class GXNORModel(object):
 
     Examples
     --------
-    >>> model = load_model('weights/mnist.npz')      # doctest: +SKIP
+    >>> model = load_model('weights/<model>.npz')  # doctest: +SKIP
     >>> scores, z = model.forward(X[:10], return_preacts=True)  # doctest: +SKIP
     """
 
@@ -88,6 +79,41 @@ class GXNORModel(object):
         self.input_shape = tuple(meta['input_shape'])
         self._stages, self.layers, self.output_shape = build(meta, arrays)
         self._param_sizes = dict((name, int(np.asarray(a).size)) for name, a in arrays.items())
+        if meta.get('classes') is not None:
+            self.check_classes(positive_int(meta['classes'], 'classes'), 'the file states')
+
+    @property
+    def stages(self):
+        """The compiled stages in the order they run (a tuple; for tools that
+        translate the network, such as bench/onnx_export.py)."""
+        return tuple(self._stages)
+
+    @property
+    def output_width(self):
+        """Scores per image: the number of outputs of the last stage."""
+        return int(np.prod(self.output_shape))
+
+    def check_classes(self, classes, origin):
+        """Raise ModelError unless the network has one output per class.
+
+        A file whose layer list lost its last layers still runs, but its argmax
+        then picks a hidden unit, not a class.
+
+        Parameters
+        ----------
+        classes : int
+        origin : str, where `classes` comes from, for the message (e.g.
+            'the file states', 'of mnist')
+
+        Examples
+        --------
+        >>> model.check_classes(10, 'of mnist')        # doctest: +SKIP
+        """
+        if self.output_width != classes:
+            last = self.layers[-1]['name'] if self.layers else '?'
+            raise ModelError('the network has %d outputs (after layer %s), not the %d classes %s:'
+                             ' is its layer list cut short?'
+                             % (self.output_width, last, classes, origin))
 
     def forward(self, X, return_preacts=False, batch_size=PASS_IMAGES, method=None,
                 stats=None, kernel=None):
@@ -106,12 +132,12 @@ class GXNORModel(object):
         batch_size : int
             Images per pass, at most 256: larger passes only spill the
             caches (and fault in fresh pages) and run slower.
-        method : popcount method, as in :func:`gxnor_packing.gated_xnor_dot`
+        method : popcount method, as in :func:`gxnor_engine.packing.gated_xnor_dot`
         stats : dict or None
             If a dict, counts are added to it per layer name: products,
             gates (open ones), inputs, input_nonzero.
         kernel : {None, 'auto', 'c', 'numpy'}
-            Compiled kernels or NumPy, see :func:`gxnor_kernels.select`.
+            Compiled kernels or NumPy, see :func:`gxnor_engine.kernels.select`.
 
         Returns
         -------
@@ -192,32 +218,13 @@ def load_model(path):
 
     Examples
     --------
-    >>> model = load_model('weights/mnist.npz')        # doctest: +SKIP
+    >>> model = load_model('weights/<model>.npz')  # doctest: +SKIP
     """
-    if os.path.isdir(path):
-        raise ModelError('%s: is a folder, not a model file' % path)
-    if not os.path.isfile(path):
-        raise ModelError('%s: no such file' % path)
-    with open(path, 'rb') as handle:
-        if handle.read(4) != b'PK\x03\x04':  # every .npz is a zip archive
-            raise ModelError('%s: not a model file (not an .npz archive)' % path)
     try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as exc:  # zipfile and format errors alike
-        raise ModelError('%s: cannot read (%s)' % (path, exc))
-    if not hasattr(data, 'files'):
-        raise ModelError('%s: not an .npz archive' % path)
-    try:
-        if '__meta__' not in data.files:
-            raise ModelError('%s: not a %s file (no __meta__)' % (path, MODEL_FORMAT))
-        meta = _parse_meta(data['__meta__'], path)
-        arrays = dict((k, data[k]) for k in data.files if k != '__meta__')
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError('%s: cannot read (%s)' % (path, exc))
-    finally:
-        data.close()
+        meta, arrays = model_format.read_model(path)
+    except model_format.ModelFormatError as exc:
+        raise ModelError(exc.args[0])   # the engine's own type, the same one line
+    meta = _check_meta(meta, path)
     try:
         return GXNORModel(meta, arrays, source=path)
     except ModelError as exc:
@@ -250,7 +257,7 @@ def save_model(path, layers, arrays, meta_extra=None):
     """
     meta = dict(dataset='mnist', input_shape=[1, 28, 28], input_scaling=INPUT_SCALING)
     meta.update(meta_extra or {})
-    meta.update(format=MODEL_FORMAT, version=MODEL_VERSION, layers=list(layers))
+    meta = model_format.stamp(meta, layers)
     out = dict((str(k), np.asarray(v, dtype=np.float32)) for k, v in arrays.items())
     if '__meta__' in out:
         raise ValueError('__meta__ is reserved')

@@ -10,8 +10,8 @@ whose mask is all ones.  The dot product of two packed vectors is::
     x . w = popcount(gate) - 2 * popcount(gate & (sx ^ sw))
 
 :func:`gated_xnor_dot` runs it on the compiled kernels of
-:mod:`gxnor_kernels` or in NumPy (:func:`gxnor_matmul`, bits counted as
-:mod:`gxnor_popcount` says); both give the same integers.
+:mod:`gxnor_engine.kernels` or in NumPy (:func:`gxnor_matmul`, bits counted
+as :mod:`gxnor_engine.popcount` says); both give the same integers.
 
 Examples
 --------
@@ -26,7 +26,7 @@ import collections
 
 import numpy as np
 
-import gxnor_kernels
+from gxnor_engine import kernels as engine_kernels
 from gxnor_engine.popcount import CarrySaveCounter, resolve_method
 
 __all__ = ['PackedTernary', 'pack_ternary', 'pack_bits', 'bytes_to_words', 'word_major',
@@ -190,7 +190,7 @@ def gated_xnor_dot(x, w, method=None, return_gate=False, kernel=None):
         Also return the number of open gates (both factors non-zero) of
         every dot product.
     kernel : {None, 'auto', 'c', 'numpy'}
-        Compiled or NumPy product, see :func:`gxnor_kernels.select`.
+        Compiled or NumPy product, see :func:`gxnor_engine.kernels.select`.
 
     Returns
     -------
@@ -214,7 +214,7 @@ def gated_xnor_dot(x, w, method=None, return_gate=False, kernel=None):
     if nwords != wm.shape[1]:
         raise ValueError('gated_xnor_dot: word counts differ (%d, %d)' % (nwords, wm.shape[1]))
     rows = int(np.prod(lead))       # reshape(-1, 0) fails: K = 0 has no words
-    kernels, _ = gxnor_kernels.select(kernel, method)
+    kernels, _ = engine_kernels.select(kernel, method)
     if kernels is not None:
         z, _, gate = kernels.matmul(xm.reshape(rows, nwords), xs.reshape(rows, nwords), wm, ws,
                                     return_gate)

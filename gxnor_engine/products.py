@@ -8,10 +8,13 @@ convolution or (n, units) for a dense layer:
   so the sums z = sum(w_int * (2p - 255)) are exact integers, computed by
   BLAS on integer-valued float32 operands (exact: every partial sum is an
   integer below 255 * fan-in < 2**24; float64 otherwise) or by the compiled
-  kernel.
+  kernel.  A max-pooling right after it joins the stage
+  (:meth:`WeightStage.absorb_pool`): the compiled kernel pools each image's
+  sums while they are in the cache.
 * :class:`PackedStage`: ternary or binary int8 inputs, packed (im2col
   patches of bytes of channels packed per pixel; padding has mask 0) and
-  multiplied with the packed weights: int32 sums.
+  multiplied with the packed weights: int32 sums.  A max-pooling right
+  after a conv layer joins its stage as after the first layer.
 * :class:`ScaledInputStage`: XNOR-Net inputs sign(y) * K, K one float per
   input position.  K differs between the taps of one window, so it cannot
   leave the window's sum; the stage takes, tap by tap, the integer
@@ -34,7 +37,7 @@ import collections
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-import gxnor_kernels
+from gxnor_engine import kernels as engine_kernels
 from gxnor_engine.packing import bytes_to_words, gxnor_matmul, pack_bits, word_major
 from gxnor_engine.popcount import resolve_method
 from gxnor_engine.spec import ModelError, pair
@@ -47,7 +50,7 @@ class Context(object):
     statistics and pre-activations go (None: not collected)."""
 
     def __init__(self, method, stats, preacts, kernel=None):
-        self.kernels, self.kernel_text = gxnor_kernels.select(kernel, method)
+        self.kernels, self.kernel_text = engine_kernels.select(kernel, method)
         self.method, self.stats, self.preacts = resolve_method(method), stats, preacts
 
 
@@ -121,6 +124,15 @@ class WeightStage(object):
         self.fan_in, self.units = info['fan_in'], info['units']
         self.weight_gates = np.count_nonzero(w_int, axis=1)  # per reduction index
 
+    def absorb_pool(self, pool):
+        """Run the max-pooling stage `pool` that follows this conv layer as part
+        of this stage: the compiled kernels pool each image's sums while they
+        are in the cache.  Returns whether it did."""
+        if self.kind != 'conv' or getattr(self, 'pool', None) is not None:
+            return False
+        self.pool = pool
+        return True
+
     def _stats(self, ctx, x, rows, gates, nonzero=None):
         if ctx.stats is None:
             return
@@ -147,16 +159,27 @@ class FirstStage(WeightStage):
             w_int.T.reshape((self.units,) + tuple(kernel) + (channels,)).transpose(0, 3, 1, 2))
         self.c_geometry = (stride, pad)
         self.c_ok = 255 * self.fan_in < 2 ** 31
+        height, width = info['in_shape'][1:]
+        self.out_hw = tuple((size + 2 * p - k) // s + 1
+                            for size, k, s, p in zip((height, width), kernel, stride, pad))
+        self.pool = None
         # 2p - 255 is odd, never 0.
         self.gates_per_image = _gates_per_image(info['in_shape'], (kernel, stride, pad),
                                                 self.weight_gates)
 
     def run(self, X, ctx):
         if ctx.kernels is not None and self.c_ok:
-            z = ctx.kernels.conv_pixels(X, self.c_weights, *self.c_geometry)
+            pool = self.pool and (self.pool.pool, self.pool.stride,
+                                  self.pool.output_hw(*self.out_hw), self.pool.flip)
+            z = ctx.kernels.conv_pixels(X, self.c_weights, *self.c_geometry, pool=pool)
             n = len(X)
-            self._stats(ctx, X, z.size // self.units, n * self.gates_per_image, X.size)
+            self._stats(ctx, X, n * self.out_hw[0] * self.out_hw[1], n * self.gates_per_image,
+                        X.size)
             return z if self.kind == 'conv' else z.reshape(n, self.units)
+        z = self._run_numpy(X, ctx)
+        return z if self.pool is None else self.pool.run(z, ctx)
+
+    def _run_numpy(self, X, ctx):
         q = np.ascontiguousarray(X.transpose(0, 2, 3, 1), dtype=self.dtype)
         q *= 2
         q -= 255
@@ -189,6 +212,17 @@ class PackedStage(WeightStage):
         # Row-major planes (units, nwords) for the compiled kernel, word-major for NumPy.
         self.rows_m, self.rows_s = _packed_rows(w_int)
         self.wm, self.ws = word_major(self.rows_m), word_major(self.rows_s)
+        self.pool = None
+
+    def _pool_args(self, out_hw):
+        """The `pool` argument of Kernels.matmul for outputs out_hw, or None."""
+        p = self.pool
+        return None if p is None else (out_hw, p.pool, p.stride, p.output_hw(*out_hw), p.flip)
+
+    def _finish(self, z, n, out_hw):
+        """The product's rows z as the stage's output (NHWC, pooled where asked)."""
+        return z if out_hw is None or self.pool is not None else \
+            z.reshape((n,) + out_hw + (self.units,))
 
     def _run_compiled(self, t, kernels):
         n = len(t)
@@ -197,8 +231,10 @@ class PackedStage(WeightStage):
         else:
             geometry = self.geometry
         xm, xs, out_hw = kernels.pack_patches(t, *geometry, nwords=self.rows_m.shape[1])
-        z, gates, _ = kernels.matmul(xm, xs, self.rows_m, self.rows_s)
-        return z, gates, len(xm), (out_hw if self.kind == 'conv' else None)
+        out_hw = out_hw if self.kind == 'conv' else None
+        z, gates, _ = kernels.matmul(xm, xs, self.rows_m, self.rows_s,
+                                     pool=out_hw and self._pool_args(out_hw))
+        return self._finish(z, n, out_hw), gates, len(xm)
 
     def _pack_input(self, t):
         n = len(t)
@@ -215,14 +251,15 @@ class PackedStage(WeightStage):
 
     def run(self, t, ctx):
         if ctx.kernels is not None:
-            z, gates, rows, out_hw = self._run_compiled(t, ctx.kernels)
+            z, gates, rows = self._run_compiled(t, ctx.kernels)
         else:
             (xm, xs), rows, out_hw = self._pack_input(t)
             z, gates, _ = gxnor_matmul(xm, xs, self.wm, self.ws, ctx.method)
+            if out_hw is not None:
+                z = z.reshape((len(t),) + out_hw + (self.units,))
+                z = z if self.pool is None else self.pool.run(z, ctx)
         self._stats(ctx, t, rows, gates)
-        if out_hw is None:
-            return z
-        return z.reshape((len(t),) + out_hw + (self.units,))
+        return z
 
 
 def _tap_range(size, out_size, offset, stride, pad):
@@ -247,6 +284,8 @@ class ScaledInputStage(WeightStage):
     The float sum runs over the taps in row-major order on both kernel
     paths, so the compiled and the NumPy product give identical floats.
     """
+
+    absorb_pool = None          # its float sums keep a pooling stage of their own
 
     def __init__(self, info, w_int, geometry, in_chw):
         # w_int: (units, kh, kw, C); in_chw: the input as (C, H, W), a dense
@@ -307,7 +346,7 @@ def gated_xnor_conv2d(x, w, stride=1, pad=0, method=None, kernel=None):
     x : array (n, C, H, W), values in {-1, 0, 1}
     w : array (F, C, kh, kw), values in {-1, 0, 1}
     stride, pad : int or pair
-    method, kernel : as in :func:`gxnor_packing.gated_xnor_dot`
+    method, kernel : as in :func:`gxnor_engine.packing.gated_xnor_dot`
 
     Returns
     -------

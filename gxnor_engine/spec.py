@@ -115,15 +115,15 @@ def param(arrays, spec, key, where, shape=None, required=True):
             raise ModelError('%s: no parameter %r in the layer description' % (where, key))
         return None
     if name not in arrays:
-        raise ModelError('%s: array %r missing from the file' % (where, name))
+        raise ModelError("%s: array '%s' missing from the file" % (where, name))
     value = np.asarray(arrays[name])
     if value.dtype.kind not in 'fiu':
-        raise ModelError('%s: array %r is not numeric (%s)' % (where, name, value.dtype))
+        raise ModelError("%s: array '%s' is not numeric (%s)" % (where, name, value.dtype))
     if shape is not None and value.shape != tuple(shape):
-        raise ModelError('%s: array %r has shape %s, expected %s'
+        raise ModelError("%s: array '%s' has shape %s, expected %s"
                          % (where, name, value.shape, tuple(shape)))
     if not np.all(np.isfinite(value)):
-        raise ModelError('%s: array %r holds non-finite values' % (where, name))
+        raise ModelError("%s: array '%s' holds non-finite values" % (where, name))
     return value.astype(np.float64)
 
 
@@ -196,10 +196,10 @@ def _quantized_grid(spec, W, unit_axis, where):
                              'test time; the engine needs binary weights' % where)
         return WeightGrid(_sign(W), np.float64(1.0), 0)
     if quantizer == 'bwn':
-        # alpha = mean |W| over each output unit's weights (discrete_ops.bwn_weights).
+        # alpha = mean |W| over each output unit's weights (quantizers.bwn_weights).
         others = tuple(axis for axis in range(W.ndim) if axis != unit_axis)
         return WeightGrid(_sign(W), np.abs(W).mean(axis=others), 0)
-    raise ModelError('%s: unknown quantizer %r' % (where, quantizer))
+    raise ModelError("%s: unknown quantizer '%s'" % (where, quantizer))
 
 
 def weight_grid(spec, W, unit_axis, where):

@@ -1,5 +1,5 @@
 """Shared fixtures: the repository on sys.path, the real MNIST and CIFAR-10 folders,
-published models."""
+published models, each kernel path of the compiled kernels."""
 import glob
 import os
 import sys
@@ -9,6 +9,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+from gxnor_engine import kernels as engine_kernels  # noqa: E402  (paths for kernel_path)
 
 
 def real_mnist_dir():
@@ -40,6 +42,25 @@ def real_cifar10_dir():
 def committed_models(pattern='mnist-gxnor*.npz'):
     """The published models in ``weights/`` matching ``pattern``, sorted by name."""
     return sorted(glob.glob(os.path.join(ROOT, 'weights', pattern)))
+
+
+@pytest.fixture(params=engine_kernels.PATHS)
+def kernel_path(request):
+    """Each kernel path of the compiled kernels in turn (the test's id names it);
+    a path this machine cannot run is skipped with the reason.  Sets the path on
+    the loaded library for the test and puts the previous one back after it."""
+    name = request.param
+    try:
+        kernels = engine_kernels.load()
+    except engine_kernels.KernelError as exc:
+        pytest.skip('kernel path %s: no compiled kernels here (%s)' % (name, exc))
+    if name not in kernels.supported:
+        pytest.skip('kernel path %s: this CPU or build does not run it (it runs %s)'
+                    % (name, ', '.join(kernels.supported)))
+    previous = kernels.kernel_path
+    kernels.set_path(name)
+    yield name
+    kernels.set_path(previous)
 
 
 @pytest.fixture

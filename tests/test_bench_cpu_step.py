@@ -28,9 +28,10 @@ def test_median():
 
 
 def test_tiny_run_writes_every_variant_with_its_profile(tmp_path):
+    # --quick: the profiled process per variant only (two processes, not four)
     out = str(tmp_path / 'step.json')
     assert bench_cpu_step.main(['--out', out, '--batch-size', '8', '--steps', '1',
-                                '--repeats', '1']) == 0
+                                '--quick']) == 0
     with open(out) as handle:
         saved = json.load(handle)
     variants = saved['variants']
@@ -46,3 +47,30 @@ def test_tiny_run_writes_every_variant_with_its_profile(tmp_path):
             assert shares[part] > 0, part
     # same seed and inputs: OpenMP changes the speed, not the numbers
     assert variants[0]['runs'][0]['loss'] == variants[1]['runs'][0]['loss']
+
+
+def test_without_quick_timed_runs_in_turns_then_one_profiled_run_each(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run(flags, batch, steps, profile):
+        calls.append((flags, batch, steps, profile))
+        speed = float(len(calls)) * (2 if flags == 'openmp=True' else 1)
+        run = dict(images_per_second=speed, seconds_per_step=1.0, loss=0.5,
+                   openmp=flags == 'openmp=True')
+        if profile:
+            run.update(profile_share={'update': 1.0}, profile_op_share={'Elemwise': 1.0})
+        return run
+    monkeypatch.setattr(bench_cpu_step, '_run_variant', fake_run)
+    out = str(tmp_path / 'step.json')
+    assert bench_cpu_step.main(['--out', out, '--batch-size', '5', '--steps', '20',
+                                '--repeats', '3']) == 0
+    off, on = 'openmp=False', 'openmp=True'
+    assert calls == [(off, 5, 20, False), (on, 5, 20, False)] * 3 + [
+        (off, 5, 5, True), (on, 5, 5, True)]
+    with open(out) as handle:
+        saved = json.load(handle)
+    assert saved['repeats'] == 3 and 'quick' not in saved
+    before, after = saved['variants']
+    assert [r['images_per_second'] for r in before['runs']] == [1.0, 3.0, 5.0]
+    assert before['images_per_second'] == 3.0 and after['images_per_second'] == 8.0
+    assert after['speedup'] == 8.0 / 3.0 and after['profile_share'] == {'update': 1.0}

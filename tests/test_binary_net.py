@@ -22,6 +22,7 @@ import binary_net
 from conftest import ROOT, subset_experiment
 import discrete_ops
 import gxnor_layers
+import run_files
 
 
 def build_tiny_network(input_var, args):
@@ -204,10 +205,21 @@ def test_resume_refuses_other_hyperparameters_and_fresh_sets_aside(tiny, capsys)
                                               '--lr-start', '0.5'])
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and 'lr_start' in err
+    assert len(err.splitlines()) == 1 and 'lr_start 0.03 -> 0.5' in err
+    assert 'pass another --run-name' in err   # the user named this run already
     binary_net.main(experiment, common + ['--run-name', 'r', '--epochs', '1', '--fresh'])
     names = os.listdir(str(tmp_path / 'results'))
     assert 'r' in names and any(n.startswith('r.old-') for n in names)
+
+
+def test_resume_check_compares_as_saved_so_tuples_match_their_json_lists():
+    # cifar10.py --widths is a tuple; the checkpoint gives it back as a JSON list.
+    current = {'widths': (32, 64, 128, 256), 'method': 'gxnor', 'lr_start': 0.01}
+    saved = json.loads(json.dumps(current))
+    binary_net._check_resumable(saved, current, 'c.npz')          # the same run: resumes
+    with pytest.raises(binary_net.UsageError) as err:
+        binary_net._check_resumable(saved, dict(current, widths=(32, 64, 128, 512)), 'c.npz')
+    assert 'widths [32, 64, 128, 256] -> [32, 64, 128, 512]' in str(err.value)
 
 
 @pytest.mark.parametrize('flags, message', [
@@ -217,6 +229,11 @@ def test_resume_refuses_other_hyperparameters_and_fresh_sets_aside(tiny, capsys)
     (['--batch-size', '301'], 'larger than the training set'),
     (['--window', 'gauss'], 'invalid choice'),
     (['--epochs', 'ten'], 'invalid int value'),
+    # Every float must be finite: inf passes "> 0" and would train until NaN or freeze layers.
+    (['--lr-start', 'inf'], '--lr-start must be a finite number, got inf'),
+    (['--a', 'inf'], '--a must be a finite number, got inf'),
+    (['--m', 'nan'], '--m must be a finite number, got nan'),
+    (['--bn-epsilon=-inf'], '--bn-epsilon must be a finite number, got -inf'),
 ])
 def test_bad_input_gives_one_line_and_exit_2(tiny, capsys, flags, message):
     experiment, common, _ = tiny
@@ -315,14 +332,17 @@ def test_ctrl_c_says_where_it_stopped_and_the_same_command_resumes(mnist_dir, tm
     assert 'Resuming ' in out and 'after epoch 0' in out and 'Done.' in out
 
 
-def test_progress_lines_in_a_log_are_few_and_give_speed_and_time_left(mnist_dir, tmp_path):
-    out = subprocess.check_output(mnist_command(mnist_dir, tmp_path, '--epochs', '1'),
-                                  cwd=str(tmp_path)).decode('utf-8')
+def test_a_run_prints_progress_lines_in_a_log_with_speed_and_time_left(mnist_dir, tmp_path):
+    # How many lines an epoch gets is tests/test_progress.py's; here: that a run prints
+    # them at all, to a log, with the run's time left once an epoch has ended; exit 0.
+    command = mnist_command(mnist_dir, tmp_path, '--epochs', '1')
+    for flag, size in (('--train-size', '100'), ('--val-size', '20'), ('--test-size', '20')):
+        command[command.index(flag) + 1] = size   # 5 minibatches an epoch
+    out = subprocess.check_output(command, cwd=str(tmp_path)).decode('utf-8')
     assert '\r' not in out
     for epoch in (0, 1):
         lines = [l for l in out.splitlines() if l.startswith('  epoch %d/1: minibatch' % epoch)]
-        assert 1 <= len(lines) <= 10, lines
-        assert all('images/s, epoch left ' in l for l in lines)
+        assert lines and all('images/s, epoch left ' in l for l in lines)
     assert 'run left ' not in out.split('Epoch 0 of 1 took')[0]  # no estimate before epoch 0
     assert ', run left ' in out.split('Epoch 0 of 1 took')[1]
 
@@ -333,36 +353,238 @@ def test_help_shows_every_default():
     text = parser.format_help()
     text = text[text.index('\n  -h, --help'):]  # the option list, after the usage lines
     for action in parser._actions:
-        if action.dest == 'help' or action.const in ('gxnor', 'fp'):
+        if action.dest == 'help' or action.const in ('gxnor', 'fp') or \
+                action.option_strings[-1] == '--no-augment':
             continue
         option = action.option_strings[-1]
         block = ' '.join(text.split('\n  ' + option, 1)[1].split('\n  --')[0].split())
         assert '(default: ' in block, option
-    for alias in ('--discrete ', '--no-discrete '):  # aliases of --method: no default of theirs
+    # Aliases of --method and the off switch of --augment: no default of their own.
+    for alias, says in (('--discrete ', 'same as --method'), ('--no-discrete ', 'same as --method'),
+                        ('--no-augment ', 'turns --augment off')):
         block = text.split('\n  ' + alias, 1)[1].split('\n  --')[0]
-        assert 'same as --method' in block and 'default' not in block
+        assert says in block and 'default' not in block
 
 
-@pytest.mark.parametrize('values,scale,labels', [
-    # A whole run: 67% after the first epoch down to 0.13% at LR 1e-4.
-    ([66.76, 2.47, 0.93, 0.13], 'log', ['0.1', '0.2', '0.5', '1', '2', '5', '10', '20', '50']),
-    # Within a factor 5 a linear axis reads well.
-    ([0.31, 0.48], 'linear', None),
-    ([0.0, 0.48], 'linear', None),
+# ---------------------------------------------------------------- faults and bad input
+
+def test_folder_that_cannot_hold_the_run_is_refused_before_compiling(tiny, capsys):
+    experiment, common, tmp_path = tiny
+    sizes = common[:6]
+    (tmp_path / 'afile').write_bytes(b'')
+    before = sorted(os.listdir(str(tmp_path)))
+    for flags, flag in ((['--results-dir', str(tmp_path / 'afile')], '--results-dir'),
+                        (['--results-dir', str(tmp_path / 'results'), '--weights-dir',
+                          str(tmp_path / 'afile' / 'models')], '--weights-dir')):
+        with pytest.raises(SystemExit) as stop:
+            binary_net.main(experiment, sizes + flags)
+        assert stop.value.code == 2
+        out, err = capsys.readouterr()
+        assert 'Building the network' not in out
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith('tiny: error: %s ' % flag), err
+        assert '%s is a file, not a folder' % (tmp_path / 'afile') in lines[0]
+        assert sorted(os.listdir(str(tmp_path))) == before   # nothing created, nothing left
+
+
+def test_checkpoint_that_cannot_be_resumed_is_one_line_before_compiling(tiny, capsys):
+    experiment, common, tmp_path = tiny
+    flags = common + ['--run-name', 'damaged']
+    folder = tmp_path / 'results' / 'damaged'
+    folder.mkdir(parents=True)
+    path = folder / 'checkpoint.npz'
+    progress = dict(next_epoch=1, history=[], versions=dict(python='3.99.0', theano='9.9',
+                                                            numpy='9.9'),
+                    config=binary_net.run_config(binary_net.parse_args(experiment, flags)))
+    np.savez(str(path), **{'param:x': np.zeros(3000, np.float32),
+                           '__progress__': np.array(json.dumps(progress))})
+    other_versions = path.read_bytes()
+    python = '%d.%d.%d' % sys.version_info[:3]
+    for data, reason in ((other_versions[:len(other_versions) // 2], 'it is truncated or damaged'),
+                         (b'\x00' * 5000, 'it is not a checkpoint (not an .npz archive)'),
+                         (other_versions, 'it was written under other versions (Python 3.99.0 -> '
+                          '%s, Theano 9.9 -> %s' % (python, theano.__version__))):
+        path.write_bytes(data)
+        with pytest.raises(SystemExit) as stop:
+            binary_net.main(experiment, flags)
+        assert stop.value.code == 2
+        out, err = capsys.readouterr()
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            'tiny: error: cannot resume from %s: %s' % (path, reason)), err
+        assert ('pass another --run-name' if 'versions' in reason else 'pass --fresh') in lines[0]
+        assert 'Building the network' not in out and path.read_bytes() == data
+    assert sorted(os.listdir(str(folder))) == ['.lock', 'checkpoint.npz']
+
+
+def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypatch):
+    experiment, common, tmp_path = tiny
+    import errno
+    import gc
+    original = run_files._write_bytes
+    checkpoints = []
+
+    def disk_fills_at(number):
+        def write(path, out, data):
+            if path.endswith('checkpoint.npz'):
+                checkpoints.append(path)
+                if len(checkpoints) == number:
+                    raise IOError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            original(path, out, data)
+        checkpoints[:] = []
+        monkeypatch.setattr(run_files, '_write_bytes', write)
+
+    # Full at the checkpoint of epoch 1: epoch 0 is safe.  (--test-size given twice, and
+    # more than there is: a warning each.)
+    disk_fills_at(2)
+    with pytest.raises(SystemExit) as stop:
+        binary_net.main(experiment, common + ['--run-name', 'full', '--test-size', '20000'])
+    assert stop.value.code == 4
+    gc.collect()   # a half-written archive would complain as it is collected
+    lines = capfd.readouterr().err.strip().splitlines()
+    checkpoint = str(tmp_path / 'results' / 'full' / 'checkpoint.npz')
+    assert lines == [
+        'tiny: warning: --test-size 200 and --test-size 20000 contradict each other; the last '
+        'one wins: test_size = 20000',
+        'tiny: warning: --test-size 20000 is more than the 10000 examples of the test set: '
+        'all 10000 are used',
+        'tiny: error: no space left on the device while writing %s; epochs up to 0 are safe in '
+        '%s; once space is freed the same command resumes after epoch 0: %s'
+        % (checkpoint, checkpoint, binary_net.resume_command(common + [
+            '--run-name', 'full', '--test-size', '20000']))]
+    assert sorted(os.listdir(os.path.dirname(checkpoint))) == [
+        '.lock', 'checkpoint.npz', 'results.json', 'results.mat']
+    assert run_guard_progress(checkpoint)['next_epoch'] == 1
+
+    # Full at the first checkpoint: the model of epoch 0 is written, its checkpoint not,
+    # as when a process is killed between the two.  Then temporary files that killed
+    # writers left.  The same command removes those, and overwrites its own model.
+    flags = common + ['--run-name', 'killed']
+    disk_fills_at(1)
+    with pytest.raises(SystemExit) as stop:
+        binary_net.main(experiment, flags)
+    assert stop.value.code == 4
+    assert capfd.readouterr().err.strip().endswith('no epoch had finished, so nothing was saved')
+    assert not (tmp_path / 'results' / 'killed').exists()
+    assert sorted(os.listdir(str(tmp_path / 'weights'))) == ['full.npz', 'killed.npz']
+    monkeypatch.setattr(run_files, '_write_bytes', original)
+    (tmp_path / 'results' / 'killed').mkdir()
+    stale = [tmp_path / 'results' / 'killed' / '.tmp-checkpoint.npz.Ab3dE6',
+             tmp_path / 'results' / 'killed' / '.tmp-abcdefghcheckpoint.npz',
+             tmp_path / 'weights' / '.tmp-killed.npz.abcdefgh']
+    others = tmp_path / 'weights' / '.tmp-other.npz.abcdefgh'
+    for path in stale + [others]:
+        path.write_bytes(b'half')
+    binary_net.main(experiment, flags)
+    out = capfd.readouterr().out
+    assert 'Removed 3 temporary files left by a process stopped while writing' in out
+    assert sorted(os.listdir(str(tmp_path / 'weights'))) == ['.tmp-other.npz.abcdefgh',
+                                                             'full.npz', 'killed.npz']
+    assert not [n for n in os.listdir(str(tmp_path / 'results' / 'killed'))
+                if n.startswith('.tmp-')]
+
+
+def run_guard_progress(checkpoint):
+    import run_guard
+    return run_guard.read_progress(checkpoint)
+
+
+def test_resume_command_names_the_interpreter_as_typed_here(tmp_path, monkeypatch):
+    (tmp_path / 'env' / 'bin').mkdir(parents=True)
+    (tmp_path / 'elsewhere').mkdir()
+    python = str(tmp_path / 'env' / 'bin' / 'python')
+    monkeypatch.setattr(sys, 'executable', python)
+    monkeypatch.setattr(sys, 'argv', ['mnist.py', '--epochs', '3'])
+    for folder, expected in (('', 'env/bin/python mnist.py --epochs 3'),
+                             ('env/bin', './python mnist.py --epochs 3'),
+                             ('elsewhere', python + ' mnist.py --epochs 3')):
+        monkeypatch.chdir(str(tmp_path / folder))
+        assert binary_net.resume_command() == expected
+    assert binary_net.resume_command(['--a', 'b c']).endswith("mnist.py --a 'b c'")
+
+
+@pytest.mark.parametrize('flags, notes', [
+    (['--method', 'bnn', '--no-discrete'],
+     ['--method bnn and --no-discrete contradict each other; the last one wins: method = fp']),
+    (['--augment', '--no-augment'],
+     ['--augment and --no-augment contradict each other; the last one wins: augment = False']),
+    (['--method', 'fp', '--update', 'sgd'],
+     ["--update has no effect with --method fp: only GXNOR-Net's discrete weights move by "
+      'DST; every other method trains its weights with Adam']),
+    (['--stochastic'], ['--stochastic has no effect with --method gxnor: only BinaryConnect '
+                        'and BNN binarize at random']),
+    (['--discrete', '--method', 'gxnor', '--update', 'sgd', '--epochs', '3', '--epochs', '3'],
+     []),
 ])
-def test_weights_changed_axis_reads_in_plain_numbers(values, scale, labels):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots()
-    axes.plot(range(len(values)), values)
-    binary_net._scale_for_shares(axes, values)
-    fig.canvas.draw()
-    low, high = axes.get_ylim()
-    shown = [t.get_text() for minor in (False, True)
-             for t in axes.get_yticklabels(minor=minor)
-             if t.get_text() and low <= t.get_position()[1] <= high]
-    plt.close(fig)
-    assert axes.get_yscale() == scale
-    if labels:
-        assert sorted(shown, key=float) == labels
+def test_contradictory_flags_give_a_warning_each(flags, notes):
+    import mnist
+    found = []
+    binary_net.parse_args(mnist.EXPERIMENT, flags, found)
+    assert found == notes
+
+
+def test_sigterm_stops_as_ctrl_c_does_and_a_second_copy_is_refused(mnist_dir, tmp_path):
+    import fcntl
+    from binary_net import shell_quote
+    command = mnist_command(mnist_dir, tmp_path)
+    command[command.index('--epochs') + 1] = '30'   # runs until stopped
+    log = open(str(tmp_path / 'log.txt'), 'w+')
+    first = subprocess.Popen(command, stdout=log, stderr=subprocess.PIPE, cwd=str(tmp_path))
+    deadline = time.time() + 240
+    while 'epoch 1/30: minibatch' not in open(str(tmp_path / 'log.txt')).read():
+        assert first.poll() is None and time.time() < deadline, 'epoch 1 never started'
+        time.sleep(0.2)
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              cwd=str(tmp_path))
+    out, err = second.communicate()
+    lines = [l for l in err.decode('utf-8').strip().splitlines()
+             if not l.startswith('INFO (theano.')]
+    assert second.returncode == 2 and len(lines) == 1, err
+    assert lines[0].startswith('mnist: error: run ') and lines[0].endswith(
+        ' is in progress in another process (pid %d), which holds %s; wait for it to end or '
+        'stop it' % (first.pid, os.path.join(lines[0].split()[3], '.lock')))
+    assert b'Building the network' not in out and first.poll() is None
+    first.send_signal(signal.SIGTERM)   # what a batch scheduler sends before it kills
+    err = first.communicate()[1].decode('utf-8')
+    log.close()
+    lines = [l for l in err.strip().splitlines() if not l.startswith('INFO (theano.')]
+    assert first.returncode == 143 and len(lines) == 1, err
+    assert lines[0].startswith('mnist: interrupted by SIGTERM at epoch ')
+    assert ' are safe in ' in lines[0] and 'checkpoint.npz' in lines[0]
+    # The command that resumes, as typed here: this interpreter by its full path (the
+    # current folder is not above it), the script, the flags.
+    assert lines[0].endswith('after epoch %s: %s' % (
+        lines[0].split('epochs up to ')[1].split()[0],
+        ' '.join(shell_quote(w) for w in command)))
+    folder = os.path.join(str(tmp_path / 'results'), os.listdir(str(tmp_path / 'results'))[0])
+    assert not [n for n in os.listdir(folder) if n.startswith('.tmp-')]
+    with open(os.path.join(folder, '.lock')) as lock:   # freed by the process's end
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_full_disk_on_a_small_filesystem(mnist_dir, tmp_path):
+    """A real 14 MiB filesystem (tmpfs, in a mount namespace of its own, gone with the
+    process): epoch 0's files fit, epoch 1's checkpoint does not."""
+    try:
+        usable = subprocess.call(['unshare', '-rm', 'true'], stderr=subprocess.PIPE) == 0
+    except OSError:   # no unshare
+        usable = False
+    if not usable:
+        pytest.skip('this machine lets no process mount a filesystem of its own')
+    from binary_net import shell_quote
+    (tmp_path / 'small').mkdir()
+    command = [sys.executable, os.path.join(ROOT, 'mnist.py'), '--data-dir', mnist_dir,
+               '--train-size', '300', '--val-size', '100', '--test-size', '100',
+               '--epochs', '2', '--batch-size', '100', '--results-dir', 'small/r',
+               '--weights-dir', 'small/w']
+    script = ('mount -t tmpfs -o size=14m tmpfs small && %s; echo "exit $?"; '
+              'find small -name ".tmp-*"' % ' '.join(shell_quote(w) for w in command))
+    proc = subprocess.Popen(['unshare', '-rm', 'sh', '-c', script], cwd=str(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    lines = [l for l in err.decode('utf-8').strip().splitlines()
+             if not l.startswith('INFO (theano.')]
+    assert len(lines) == 1 and lines[0].startswith(
+        'mnist: error: no space left on the device while writing small/r/'), err
+    assert 'checkpoint.npz; epochs up to 0 are safe in small/r/' in lines[0]
+    assert out.decode('utf-8').strip().splitlines()[-1] == 'exit 4'   # and no .tmp-* found

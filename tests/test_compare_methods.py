@@ -47,7 +47,9 @@ def test_grid_then_seeds_end_to_end_and_resume(tmp_path, mnist_dir, capsys):
     line, = [l for l in table.splitlines() if l.startswith('| gxnor |') and 'ternary' in l]
     cells = [c.strip() for c in line.split('|')[1:-1]]
     assert cells[3] == '%g' % row['chosen_lr'] and cells[-1] == '0.68'
-    assert 0 <= float(cells[4].split()[0]) < 90   # better than chance after 300 images
+    # Learning, not chance (90%): 300 images, 1 epoch, 200 test images gave 50.5-56.5%
+    # (standard error about 3.5 points), so 75 leaves about 5 standard errors.
+    assert 0 <= float(cells[4].split()[0]) < 75
     # Again: every run is finished, nothing trains, the same table; --table reprints it.
     assert compare_methods.main(argv) == 0
     assert capsys.readouterr().out.count('finished earlier') == 3

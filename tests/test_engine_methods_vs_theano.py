@@ -33,8 +33,8 @@ import theano.tensor as T
 import binary_net
 import datasets
 import gated_xnor
-import gxnor_kernels
 import gxnor_layers
+from gxnor_engine import kernels as engine_kernels
 
 SCORE_TOLERANCE = 1e-5          # of max |score|; see the module doc
 
@@ -117,8 +117,8 @@ def args_method(flags):
 
 def c_kernels_available():
     try:
-        gxnor_kernels.load()
-    except gxnor_kernels.KernelError:
+        engine_kernels.load()
+    except engine_kernels.KernelError:
         return False
     return True
 

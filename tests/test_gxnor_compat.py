@@ -71,3 +71,50 @@ def test_this_process_runs_elementwise_loops_with_openmp():
     if 'openmp' in os.environ.get('THEANO_FLAGS', '').replace('openmp=True', ''):
         return  # the user chose
     assert theano.config.openmp == (gxnor_compat._cpu_count() > 1)
+
+
+def test_flags_theano_refuses_are_one_line_before_anything_else(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from conftest import ROOT
+    for flags, message in (
+            ('device=bogus', 'mnist: error: THEANO_FLAGS asks for device=bogus, which Theano '
+             'does not know: use cpu, cuda (cuda0, cuda1...) or opencl<platform>:<device>'),
+            ('floatX=float17', 'mnist: error: Theano refuses THEANO_FLAGS=floatX=float17')):
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'mnist.py'), '--data-dir',
+                                 str(tmp_path / 'none')], cwd=str(tmp_path),
+                                env=dict(os.environ, THEANO_FLAGS=flags),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = proc.communicate()
+        lines = err.decode('utf-8').strip().splitlines()
+        assert proc.returncode == 2 and out == b'' and len(lines) == 1, err
+        assert lines[0].startswith(message), lines[0]
+        assert os.listdir(str(tmp_path)) == []
+
+
+def test_gpu_start_reason_is_the_last_line_theano_logged(monkeypatch):
+    import logging
+    monkeypatch.setattr(gxnor_compat._kept, 'records', [])
+    gxnor_compat.capture_init_errors()
+    logger = logging.getLogger('theano.gpuarray')
+    try:
+        raise RuntimeError('first line\nNo module named pygpu')
+    except RuntimeError:
+        logger.error('Could not initialize pygpu, support disabled', exc_info=True)
+    logger.warning('a warning is not kept')
+    assert gxnor_compat.init_error_reason() == 'No module named pygpu'
+    assert len(gxnor_compat._kept.records) == 1
+
+
+def test_compat_imports_no_module_of_the_project():
+    """gxnor_device imports gxnor_compat, never the reverse: no import circle."""
+    import ast
+    import os
+    from conftest import ROOT
+    with open(os.path.join(ROOT, 'gxnor_compat.py')) as handle:
+        tree = ast.parse(handle.read())
+    names = set(alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names)
+    names |= set(node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom))
+    assert not [n for n in names if n and os.path.exists(os.path.join(ROOT, n + '.py'))]

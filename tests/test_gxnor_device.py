@@ -1,12 +1,12 @@
 """gxnor_device: a GPU that was asked for and did not start is an error, never a
 silent fallback to the CPU."""
-import logging
 import os
 import subprocess
 import sys
 
 import pytest
 
+import gxnor_compat
 import gxnor_device
 from conftest import ROOT
 
@@ -40,7 +40,7 @@ def test_unavailable_gpu_is_one_error_line_before_any_data(device, tmp_path):
     assert status == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert 'error: THEANO_FLAGS asks for device=' + device in lines[0]
+    assert lines[0].startswith('mnist: error: THEANO_FLAGS asks for device=' + device)
     assert 'use device=cuda' in lines[0] if device == 'gpu' else 'make venv-gpu' in lines[0]
     assert out == ''                     # nothing printed, no hyperparameters, no training
     assert not data_dir.exists()         # no data loaded or downloaded
@@ -50,23 +50,10 @@ def test_cpu_is_described_as_cpu():
     assert gxnor_device.check_device() == 'cpu'
 
 
-def test_reason_is_the_last_line_theano_logged(monkeypatch):
-    monkeypatch.setattr(gxnor_device._kept, 'records', [])
-    gxnor_device.capture_init_errors()
-    logger = logging.getLogger('theano.gpuarray')
-    try:
-        raise RuntimeError('first line\nNo module named pygpu')
-    except RuntimeError:
-        logger.error('Could not initialize pygpu, support disabled', exc_info=True)
-    logger.warning('a warning is not kept')
-    assert gxnor_device._reason() == 'No module named pygpu'
-    assert len(gxnor_device._kept.records) == 1
-
-
 def test_failed_start_raises_with_the_reason(monkeypatch):
     monkeypatch.setattr(gxnor_device, 'requested_device', lambda: 'cuda0')
     monkeypatch.setattr(gxnor_device, '_gpuarray_context', lambda: None)
-    monkeypatch.setattr(gxnor_device, '_reason', lambda: 'libcuda.so: cannot open')
+    monkeypatch.setattr(gxnor_compat, 'init_error_reason', lambda: 'libcuda.so: cannot open')
     with pytest.raises(gxnor_device.DeviceError) as info:
         gxnor_device.check_device()
     assert 'device=cuda0' in str(info.value) and 'libcuda.so: cannot open' in str(info.value)
@@ -76,3 +63,20 @@ def test_active_gpu_is_described(monkeypatch):
     monkeypatch.setattr(gxnor_device, 'requested_device', lambda: 'cuda')
     monkeypatch.setattr(gxnor_device, '_gpuarray_context', lambda: 'NVIDIA H100 80GB HBM3')
     assert gxnor_device.check_device() == 'cuda: NVIDIA H100 80GB HBM3 (gpuarray backend)'
+
+
+def test_hint_in_the_gpu_environment_is_about_the_device(monkeypatch):
+    """Where pygpu imports, this is the GPU environment already: the advice is the
+    driver, not the environment."""
+    import types
+    monkeypatch.setitem(sys.modules, 'pygpu', None)   # import fails
+    assert gxnor_compat.setup_hint() == gxnor_compat.SETUP_HINT
+    monkeypatch.setitem(sys.modules, 'pygpu', types.ModuleType('pygpu'))
+    monkeypatch.setattr(gxnor_device, 'requested_device', lambda: 'cuda0')
+    monkeypatch.setattr(gxnor_device, '_gpuarray_context', lambda: None)
+    monkeypatch.setattr(gxnor_compat, 'init_error_reason',
+                        lambda: 'cuInit failed: no CUDA-capable device')
+    with pytest.raises(gxnor_device.DeviceError) as info:
+        gxnor_device.check_device()
+    assert 'check its driver (nvidia-smi' in str(info.value)
+    assert '.venv-gpu/bin/python' not in str(info.value)

@@ -6,7 +6,7 @@ import numpy as np
 
 import cifar10
 import svhn
-from test_datasets import make_cifar, make_svhn_file
+from data_files import make_cifar, make_svhn_file
 
 
 def common_flags(tmp_path, data_dir):

@@ -36,7 +36,9 @@ def test_two_settings_end_to_end(tmp_path, mnist_dir, capsys):
     records = summary['records']
     assert [(r['param'], r['value']) for r in records] == [('r', 0.5), ('N', 2)]
     for r in records:
-        assert 0 <= r['test_err_at_best_val'] < 90
+        # learning, not chance (90%): 300 images, 1 epoch gave 45.0% (r = 0.5) and 61.5%
+        # (N = 2) on 200 test images (standard error about 3.5 points)
+        assert 0 <= r['test_err_at_best_val'] < 75
         assert 0 < r['gate_closed_share'] < 1 and 0 < r['activation_zero_share'] < 1
         assert [l['name'] for l in r['layers']] == ['conv1', 'conv2', 'fc3', 'fc4']
         assert r['layers'][0]['input_zero_share'] == 0.0

@@ -101,7 +101,7 @@ train)
     runs=$work/runs
     mkdir -p "$runs"
     paper=${PAPER_FLAGS-}
-    cpu=${CPU_PROTOCOL_FLAGS:---widths 32,64,128,256 --epochs 30 --batch-size 100 --lr-start 0.01 --lr-end 0.0001 --a 1}
+    cpu=${CPU_PROTOCOL_FLAGS:---widths 32,64,128,256 --epochs 15 --batch-size 100 --lr-start 0.01 --lr-end 0.0001 --a 1}
     left=$((seconds - (SECONDS - t0) - 25))
     say "training for $left s"
     start() {  # name, flags...

@@ -7,15 +7,21 @@
 #
 # Environment: PYTEST_ARGS (pytest options), TESTS (what to test; empty: the
 # testpaths of pytest.ini), SUMMARY_FILE (if set, each summary line and the
-# counts are appended to it and to SUMMARY_FILE.counts, for `make test`'s total).
+# counts are appended to it and to SUMMARY_FILE.counts, for `make test`'s total),
+# TIMINGS_DIR (if set, each run's per-test timings, pytest's junit xml, are kept
+# there as <env name>.xml; `make` sets .test-timings).  The summary lists each
+# interpreter's slowest tests (SLOWEST of them, 15 unless set).
 set -u
 pytest_args=${PYTEST_ARGS--p no:cacheprovider -ra -q}
 tests=${TESTS-}
+slowest=${SLOWEST:-15}
+timings_dir=${TIMINGS_DIR:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 status=0
 lines=()
+slow_reports=()
 for venv in "$@"; do
     py=$venv/bin/python
     version=$("$py" -c 'import platform; print(platform.python_version())') || {
@@ -51,6 +57,18 @@ PY
         counts="${counts%% *} 1 ${counts##* }"
     fi
     echo "$counts" >> "$tmp/counts"
+    # The slowest tests, from the junit xml's times, for the summary.
+    "$py" - "$xml" "$slowest" > "$tmp/$(basename "$venv").slowest" <<'PY' 2>/dev/null
+import sys
+import xml.etree.ElementTree as ET
+cases = [(float(c.get('time') or 0), '%s::%s' % (c.get('classname'), c.get('name')))
+         for c in ET.parse(sys.argv[1]).getroot().iter('testcase')]
+for seconds, name in sorted(cases, key=lambda c: -c[0])[:int(sys.argv[2])]:
+    print('%8.2f s  %s' % (seconds, name))
+PY
+    if [ -n "$timings_dir" ] && [ -f "$xml" ]; then
+        mkdir -p "$timings_dir" && cp "$xml" "$timings_dir/$(basename "$venv").xml"
+    fi
     case $rc in
         0) verdict=ok ;;
         5) verdict="FAILED (pytest exit 5: no test collected)"; status=1 ;;
@@ -58,6 +76,7 @@ PY
     esac
     read -r passed failed skipped <<< "$counts"
     lines+=("Python $version ($venv): $verdict; ${passed:-?} passed, ${failed:-?} failed, ${skipped:-?} skipped in $((SECONDS - start)) s")
+    slow_reports+=("$venv|$version")
 done
 
 echo
@@ -72,4 +91,13 @@ fi
 if [ -s "$tmp/counts" ]; then
     awk '{p += $1; f += $2; s += $3} END {printf "total: %d passed, %d failed, %d skipped\n", p, f, s}' "$tmp/counts"
 fi
+for report in ${slow_reports[@]+"${slow_reports[@]}"}; do
+    venv=${report%%|*}
+    if [ -s "$tmp/$(basename "$venv").slowest" ]; then
+        echo
+        echo "Slowest tests, Python ${report#*|} ($venv)$(
+            [ -n "$timings_dir" ] && echo ", all in $timings_dir/$(basename "$venv").xml"):"
+        cat "$tmp/$(basename "$venv").slowest"
+    fi
+done
 exit $status

@@ -14,7 +14,7 @@ import theano
 import theano.tensor as T
 from theano.sandbox.rng_mrg import MRG_RandomStreams
 
-import discrete_ops as ops
+import quantizers
 
 floatX = theano.config.floatX
 # The optimized graphs (as in training) run by the Python linker: no C code to
@@ -45,18 +45,18 @@ def binary_sign(x):
 # ------------------------------------------------------------------ dtypes
 
 @pytest.mark.parametrize('build', [
-    lambda w: ops.binaryconnect_weights(w),
-    lambda w: ops.binaryconnect_weights(w, stochastic=True, srng=MRG_RandomStreams(1)),
-    lambda w: ops.bnn_activation(w),
-    lambda w: ops.bwn_weights(w, (0,)),
-    lambda w: ops.xnor_activation(w),
-    lambda w: ops.twn_weights(w, (0,)),
-    lambda w: ops.ttq_weights(w, theano.shared(fx(1.0)), theano.shared(fx(1.0))),
-    lambda w: ops.dorefa_weights(w, 1),
-    lambda w: ops.dorefa_weights(w, 2),
-    lambda w: ops.dorefa_activation(w, 2),
-    lambda w: ops.syq_weights(w, T.row()),
-    lambda w: ops.tbn_activation(w),
+    lambda w: quantizers.binaryconnect_weights(w),
+    lambda w: quantizers.binaryconnect_weights(w, stochastic=True, srng=MRG_RandomStreams(1)),
+    lambda w: quantizers.bnn_activation(w),
+    lambda w: quantizers.bwn_weights(w, (0,)),
+    lambda w: quantizers.xnor_activation(w),
+    lambda w: quantizers.twn_weights(w, (0,)),
+    lambda w: quantizers.ttq_weights(w, theano.shared(fx(1.0)), theano.shared(fx(1.0))),
+    lambda w: quantizers.dorefa_weights(w, 1),
+    lambda w: quantizers.dorefa_weights(w, 2),
+    lambda w: quantizers.dorefa_activation(w, 2),
+    lambda w: quantizers.syq_weights(w, T.row()),
+    lambda w: quantizers.tbn_activation(w),
 ])
 def test_outputs_are_floatx_and_keep_the_input_type(build):
     w = T.matrix()
@@ -68,7 +68,7 @@ def test_outputs_are_floatx_and_keep_the_input_type(build):
 
 def test_binaryconnect_deterministic_is_sign_with_identity_gradient():
     w = T.vector()
-    f = compile_value_and_grads([w], ops.binaryconnect_weights(w))
+    f = compile_value_and_grads([w], quantizers.binaryconnect_weights(w))
     x, c = fx([-2.0, -0.5, 0.0, 0.3, 1.5]), random_c(5)
     value, grad = f(x, c)
     assert value.tolist() == [-1, -1, 1, 1, 1]
@@ -80,7 +80,7 @@ def test_binaryconnect_stochastic_frequency_is_hard_sigmoid():
     n = 40000
     w = T.vector()
     f = compile_value_and_grads(
-        [w], ops.binaryconnect_weights(w, stochastic=True, srng=MRG_RandomStreams(1234)),
+        [w], quantizers.binaryconnect_weights(w, stochastic=True, srng=MRG_RandomStreams(1234)),
         mode=theano.compile.get_default_mode())  # the C sampler: 360,000 draws
     x = np.repeat(levels, n)
     c = random_c(x.size)
@@ -97,7 +97,7 @@ def test_binaryconnect_stochastic_frequency_is_hard_sigmoid():
 
 def test_bnn_activation_is_sign_with_ste():
     x = T.vector()
-    f = compile_value_and_grads([x], ops.bnn_activation(x))
+    f = compile_value_and_grads([x], quantizers.bnn_activation(x))
     xs, c = fx([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5]), random_c(7)
     value, grad = f(xs, c)
     assert value.tolist() == [-1, -1, -1, 1, 1, 1, 1]
@@ -114,7 +114,7 @@ def bwn_reference(w, axes):
 
 def test_bwn_dense_hand_values():
     w = T.matrix()
-    f = compile_value_and_grads([w], ops.bwn_weights(w, (0,)))
+    f = compile_value_and_grads([w], quantizers.bwn_weights(w, (0,)))
     W = fx([[0.5, -1.5], [-0.1, 0.3], [2.0, 0.0]])
     c = random_c(W.shape)
     value, grad = f(W, c)
@@ -127,7 +127,7 @@ def test_bwn_dense_hand_values():
 @pytest.mark.parametrize('axes', [(1, 2, 3), None])
 def test_bwn_conv_filters_match_reference(axes):
     w = T.tensor4()
-    f = compile_value_and_grads([w], ops.bwn_weights(w, axes))
+    f = compile_value_and_grads([w], quantizers.bwn_weights(w, axes))
     W = fx(np.random.RandomState(3).standard_normal((4, 3, 2, 2)))
     c = random_c(W.shape, 1)
     value, grad = f(W, c)
@@ -139,7 +139,7 @@ def test_bwn_conv_filters_match_reference(axes):
 
 def test_xnor_dense_activation_hand_values():
     x = T.matrix()
-    f = compile_value_and_grads([x], ops.xnor_activation(x, axis=1))
+    f = compile_value_and_grads([x], quantizers.xnor_activation(x, axis=1))
     xs = fx([[0.5, -2.0, 0.0, 1.5], [-0.2, 0.4, 0.6, -0.2]])
     c = random_c(xs.shape)
     value, grad = f(xs, c)
@@ -150,8 +150,8 @@ def test_xnor_dense_activation_hand_values():
 
 def test_xnor_conv_activation_matches_reference_with_and_without_scale_gradient():
     x = T.tensor4()
-    f = compile_value_and_grads([x], ops.xnor_activation(x))
-    g = compile_value_and_grads([x], ops.xnor_activation(x, scale_gradient=True))
+    f = compile_value_and_grads([x], quantizers.xnor_activation(x))
+    g = compile_value_and_grads([x], quantizers.xnor_activation(x, scale_gradient=True))
     xs = fx(np.random.RandomState(5).standard_normal((2, 3, 2, 2)))
     c = random_c(xs.shape, 2)
     K = np.mean(np.abs(xs.astype(float)), axis=1, keepdims=True)
@@ -178,7 +178,7 @@ def twn_reference(w, axes):
 
 def test_twn_hand_values():
     w = T.vector()
-    f = compile_value_and_grads([w], ops.twn_weights(w, None))
+    f = compile_value_and_grads([w], quantizers.twn_weights(w, None))
     W, c = fx([0.1, -0.9, 0.5, -0.2, 1.1, 0.05]), random_c(6)
     value, grad = f(W, c)
     # mean |W| = 2.85 / 6 = 0.475, delta = 0.3325; kept: -0.9, 0.5, 1.1
@@ -189,7 +189,7 @@ def test_twn_hand_values():
 
 def test_twn_per_filter_matches_reference_and_empty_filter_is_zero():
     w = T.matrix()
-    f = compile_value_and_grads([w], ops.twn_weights(w, (0,)))
+    f = compile_value_and_grads([w], quantizers.twn_weights(w, (0,)))
     W = fx(np.random.RandomState(7).standard_normal((6, 4)))
     W[:, 2] = 0.0  # no weight above the threshold: alpha = 0
     c = random_c(W.shape, 3)
@@ -205,7 +205,7 @@ def test_twn_per_filter_matches_reference_and_empty_filter_is_zero():
 
 def test_ttq_hand_values_and_gradients_to_scales():
     w, wp, wn = T.vector(), T.scalar(), T.scalar()
-    f = compile_value_and_grads([w, wp, wn], ops.ttq_weights(w, wp, wn, t=0.05))
+    f = compile_value_and_grads([w, wp, wn], quantizers.ttq_weights(w, wp, wn, t=0.05))
     W = fx([0.9, -0.04, 0.06, -1.0, 0.03, -0.5, 0.2])  # delta = 0.05 * 1.0
     c = random_c(7)
     value, g_w, g_wp, g_wn = f(W, fx(1.3), fx(0.7), c)
@@ -218,7 +218,7 @@ def test_ttq_hand_values_and_gradients_to_scales():
 def test_ttq_per_filter_with_shared_scales_matches_reference():
     w = T.tensor4()
     wp, wn = theano.shared(fx(0.8), name='wp'), theano.shared(fx(1.6), name='wn')
-    f = compile_value_and_grads([w], ops.ttq_weights(w, wp, wn, t=0.3, axes=(1, 2, 3)),
+    f = compile_value_and_grads([w], quantizers.ttq_weights(w, wp, wn, t=0.3, axes=(1, 2, 3)),
                                 wrt=[w, wp, wn])
     W = fx(np.random.RandomState(11).standard_normal((3, 2, 3, 3)))
     c = random_c(W.shape, 4)
@@ -250,7 +250,7 @@ def dorefa_weights_reference(w, k, c):
 
 def test_dorefa_weights_2bit_hand_values():
     w = T.vector()
-    f = compile_value_and_grads([w], ops.dorefa_weights(w, 2))
+    f = compile_value_and_grads([w], quantizers.dorefa_weights(w, 2))
     W = fx([-1.0, -0.2, 0.05, 0.3, 2.0])
     c = random_c(5)
     value, grad = f(W, c)
@@ -263,7 +263,7 @@ def test_dorefa_weights_2bit_hand_values():
 @pytest.mark.parametrize('k', [3, 4])
 def test_dorefa_weights_k_bit_match_reference(k):
     w = T.vector()
-    f = compile_value_and_grads([w], ops.dorefa_weights(w, k))
+    f = compile_value_and_grads([w], quantizers.dorefa_weights(w, k))
     W = fx(np.random.RandomState(k).standard_normal(200))
     c = random_c(W.size, k)
     value, grad = f(W, c)
@@ -278,7 +278,7 @@ def test_dorefa_weights_k_bit_match_reference(k):
 
 def test_dorefa_weights_1bit_is_mean_abs_times_sign_with_identity_gradient():
     w = T.matrix()
-    f = compile_value_and_grads([w], ops.dorefa_weights(w, 1))
+    f = compile_value_and_grads([w], quantizers.dorefa_weights(w, 1))
     W = fx([[0.5, -1.5], [-0.1, 0.0]])  # E(|W|) = 2.1 / 4 over the whole layer
     c = random_c(W.shape)
     value, grad = f(W, c)
@@ -289,8 +289,8 @@ def test_dorefa_weights_1bit_is_mean_abs_times_sign_with_identity_gradient():
 
 def test_dorefa_activation_hand_values():
     x = T.vector()
-    f2 = compile_value_and_grads([x], ops.dorefa_activation(x, 2))
-    f1 = compile_value_and_grads([x], ops.dorefa_activation(x, 1))
+    f2 = compile_value_and_grads([x], quantizers.dorefa_activation(x, 2))
+    f1 = compile_value_and_grads([x], quantizers.dorefa_activation(x, 1))
     xs = fx([-0.5, 0.0, 0.1, 0.2, 0.4, 0.8, 1.0, 1.7])
     c = random_c(8)
     value, grad = f2(xs, c)
@@ -303,7 +303,7 @@ def test_dorefa_activation_hand_values():
 
 def test_dorefa_activation_4bit_matches_reference():
     x = T.matrix()
-    f = compile_value_and_grads([x], ops.dorefa_activation(x, 4))
+    f = compile_value_and_grads([x], quantizers.dorefa_activation(x, 4))
     xs = fx(np.random.RandomState(8).uniform(-0.5, 1.5, size=(20, 10)))
     c = random_c(xs.shape, 5)
     value, grad = f(xs, c)
@@ -316,17 +316,17 @@ def test_dorefa_activation_4bit_matches_reference():
 def test_dorefa_rejects_bad_bit_widths():
     for k in (0, 1.5):
         with pytest.raises(ValueError):
-            ops.dorefa_activation(T.vector(), k)
+            quantizers.dorefa_activation(T.vector(), k)
         with pytest.raises(ValueError):
-            ops.dorefa_weights(T.vector(), k)
+            quantizers.dorefa_weights(T.vector(), k)
 
 
 # ------------------------------------------------------------------ SYQ
 
 def test_syq_dense_per_row_hand_values():
     w, scale = T.matrix(), T.row()  # Lasagne W (in, out): one factor per output unit
-    f_t = compile_value_and_grads([w, scale], ops.syq_weights(w, scale, eta=0.05))
-    f_b = compile_value_and_grads([w, scale], ops.syq_weights(w, scale, ternary=False))
+    f_t = compile_value_and_grads([w, scale], quantizers.syq_weights(w, scale, eta=0.05))
+    f_b = compile_value_and_grads([w, scale], quantizers.syq_weights(w, scale, ternary=False))
     W = fx([[0.5, -0.01], [-0.3, 0.02], [0.0, 1.0]])  # threshold 0.05 * 1.0
     S = fx([[2.0, 0.5]])
     c = random_c(W.shape)
@@ -345,7 +345,7 @@ def test_syq_conv_per_pixel_shared_scale_matches_reference():
     w = T.tensor4()
     S = fx(np.random.RandomState(9).uniform(0.5, 2.0, size=(1, 1, 3, 3)))
     scale = theano.shared(S, broadcastable=(True, True, False, False))
-    f = compile_value_and_grads([w], ops.syq_weights(w, scale, eta=0.2), wrt=[w, scale])
+    f = compile_value_and_grads([w], quantizers.syq_weights(w, scale, eta=0.2), wrt=[w, scale])
     W = fx(np.random.RandomState(10).standard_normal((4, 2, 3, 3)))
     c = random_c(W.shape, 6)
     value, g_w, g_s = f(W, c)
@@ -360,7 +360,7 @@ def test_syq_conv_per_pixel_shared_scale_matches_reference():
 
 def test_tbn_activation_hand_values():
     x = T.matrix()
-    f = compile_value_and_grads([x], ops.tbn_activation(x))
+    f = compile_value_and_grads([x], quantizers.tbn_activation(x))
     xs = fx([[0.5, -2.0, 0.1, 1.4], [0.2, -0.2, 0.05, -0.03]])
     c = random_c(xs.shape)
     value, grad = f(xs, c)
@@ -371,7 +371,7 @@ def test_tbn_activation_hand_values():
 
 def test_tbn_conv_activation_matches_reference():
     x = T.tensor4()
-    f = compile_value_and_grads([x], ops.tbn_activation(x, delta=0.4))
+    f = compile_value_and_grads([x], quantizers.tbn_activation(x, delta=0.4))
     xs = fx(np.random.RandomState(12).standard_normal((3, 4, 5, 5)))
     xs[0, 0, 0, :2] = [1.0, -1.0]  # the STE is 1{|x| < 1}: zero at |x| = 1
     c = random_c(xs.shape, 7)

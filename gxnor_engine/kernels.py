@@ -2,17 +2,30 @@
 
 NumPy cannot fuse the AND, XOR and popcount of a packed ternary product
 into one pass, so the engine ran at about half the speed of a float32 BLAS
-forward pass.  This module compiles ``gxnor_kernels.c`` (next to it) into a
+forward pass.  This module compiles ``kernels.c`` (next to it) into a
 shared library on first use and runs the engine's stages there:
 
 * :meth:`Kernels.matmul`: the packed product of :func:`gated_xnor.gated_xnor_dot`
-  (row-major planes), with the same results as the NumPy path;
+  (row-major planes), with the same results as the NumPy path, and
+  optionally the max-pooling after it, image by image while in the cache;
 * :meth:`Kernels.pack_patches`: int8 ternary activations (NHWC) to the
   engine's packed im2col rows;
 * :meth:`Kernels.conv_pixels`: the first layer, uint8 pixels times ternary
-  weights, exact in int32 (adds and subtracts only);
+  weights, exact in int32, and optionally the max-pooling after it;
 * :meth:`Kernels.max_pool`, :meth:`Kernels.threshold`: pooling of int32 sums
   and their ternary activation, in one pass each.
+
+Kernel paths (:data:`PATHS`): the kernels run on 'scalar' (64-bit words
+and POPCNT: the reference, and the only path off x86), 'avx2' (products of
+4 units per 256-bit vector, popcount by nibble look-up; the first layer with
+vpmaddubsw) or 'avx512' (AVX-512 F/BW/VL with VPOPCNTDQ and VNNI: products
+of 8 units per vector, VPOPCNTQ; the first layer with vpdpbusd); pooling,
+thresholds and packing use the path's vectors too.  One
+library holds them all; :func:`available_paths` lists those this CPU runs,
+the best of them runs unless ``$GXNOR_KERNEL_PATH`` (scalar, avx2, avx512 or
+auto) or :meth:`Kernels.set_path` names another, and a path the CPU lacks is
+an error (:class:`KernelPathError`), not a silent fallback.  All paths give
+the same integers (tests run on each).
 
 Build and cache: the library goes to ``$GXNOR_KERNEL_DIR``, else
 ``$XDG_CACHE_HOME/gxnor``, else ``~/.cache/gxnor``, under a name keyed by a
@@ -21,14 +34,16 @@ the candidate flags; it is compiled into a temporary file and renamed, so
 concurrent processes never load a partial file, and later loads reuse it
 without compiling.  Flags: ``-O3 -std=c99 -fPIC -shared``, plus
 ``-fopenmp`` and (x86 CPUs that have the instruction) ``-mpopcnt`` where a
-test compilation accepts them.  With OpenMP the kernels run on
-``OMP_NUM_THREADS`` threads (default all cores); unless set otherwise,
+test compilation accepts them; a compiler without the AVX-512 intrinsics
+builds the scalar path only (``-DGX_SCALAR_ONLY``).  With OpenMP the kernels
+run on ``OMP_NUM_THREADS`` threads (default all cores), or as many as
+:meth:`Kernels.set_threads` says; unless set otherwise,
 ``OMP_WAIT_POLICY`` is made 'passive' before the library loads: threads that
 spin between calls (libgomp's default) took the CPU from the Python thread
 and ran the engine 3x slower on a machine busy with other work, while
 sleeping costs microseconds per call.
 
-Which path runs (:func:`select`): ``kernel`` 'c' (fail if the library cannot
+C or NumPy (:func:`select`): ``kernel`` 'c' (fail if the library cannot
 be built), 'numpy', or 'auto' / None: ``$GXNOR_KERNELS`` (auto, c or numpy)
 if set, else C when it builds, else NumPy with a warning that says why.
 An explicit NumPy popcount ``method`` with 'auto' selects the NumPy path,
@@ -56,12 +71,14 @@ import warnings
 
 import numpy as np
 
-__all__ = ['KernelError', 'KERNEL_CHOICES', 'SOURCE', 'Kernels', 'cache_dir', 'load',
-           'select', 'gxnor_matmul']
+__all__ = ['KernelError', 'KernelPathError', 'KERNEL_CHOICES', 'PATHS', 'SOURCE', 'Kernels',
+           'available_paths', 'cache_dir', 'load', 'select', 'gxnor_matmul']
 
 KERNEL_CHOICES = ('auto', 'c', 'numpy')
-SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'gxnor_kernels.c')
-_ABI = 1                        # GX_ABI of the C source
+# Kernel paths, slowest first; the index is the C library's GX_PATH_* number.
+PATHS = ('scalar', 'avx2', 'avx512')
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kernels.c')
+_ABI = 2                        # GX_ABI of the C source
 _BASE_FLAGS = ['-O3', '-std=c99', '-fPIC', '-shared']
 _INT64 = ctypes.c_int64
 _PTR = ctypes.c_void_p
@@ -69,6 +86,10 @@ _PTR = ctypes.c_void_p
 
 class KernelError(RuntimeError):
     """The compiled kernels cannot be built or loaded (the message says why)."""
+
+
+class KernelPathError(KernelError, ValueError):
+    """A kernel path that does not exist or that this CPU cannot run was asked for."""
 
 
 # ----------------------------------------------------------------------------- build
@@ -171,6 +192,12 @@ def _build(compiler, path):
         command = [compiler] + _BASE_FLAGS + flags + [described, '-o', tmp, SOURCE]
         code, output = _run(command, 'build')
         if code != 0:
+            # A compiler without AVX-512 intrinsics or target attributes: scalar only.
+            scalar = [compiler] + _BASE_FLAGS + flags + [
+                '-DGX_SCALAR_ONLY', described[:-1] + ' -DGX_SCALAR_ONLY"', '-o', tmp, SOURCE]
+            if _run(scalar, 'build')[0] == 0:
+                code = 0
+        if code != 0:
             raise KernelError('build failed (%s): %s'
                               % (' '.join(command), output.strip()[-600:] or 'exit %d' % code))
         os.rename(tmp, path)            # atomic on POSIX; a concurrent build's file is equal
@@ -197,6 +224,11 @@ class Kernels(object):
     flags : str
         The optimisation and optional flags it was built with, e.g.
         '-O3 -fopenmp -mpopcnt' (read back from the library).
+    supported : list of str
+        The paths of :data:`PATHS` this CPU runs, slowest first.
+    kernel_path : str
+        The kernel path the kernels run on (:meth:`set_path`); the best
+        supported one unless asked otherwise.
     """
 
     def __init__(self, path, compiled=False):
@@ -210,13 +242,15 @@ class Kernels(object):
                 ('gx_flags', ctypes.c_char_p, []),
                 ('gx_threads', ctypes.c_int, []),
                 ('gx_cpu_ok', ctypes.c_int, []),
-                ('gx_matmul', _INT64, [_PTR, _PTR, _INT64, _PTR, _PTR, _INT64, _INT64, _PTR,
-                                       _PTR]),
-                ('gx_pack_patches', ctypes.c_int, [_PTR] + _sizes(13) + [_PTR, _PTR]),
-                ('gx_conv_pixels', ctypes.c_int, [_PTR] + _sizes(4) + [_PTR] + _sizes(9) +
-                 [_PTR]),
-                ('gx_max_pool', None, [_PTR] + _sizes(10) + [_PTR, _PTR]),
-                ('gx_threshold', None, [_PTR, _INT64, _INT64, _PTR, _PTR, _PTR, _PTR])):
+                ('gx_paths', ctypes.c_int, []),
+                ('gx_set_threads', None, [ctypes.c_int]),
+                ('gx_matmul', _INT64, [ctypes.c_int, _PTR, _PTR, _INT64, _PTR, _PTR, _INT64,
+                                       _INT64, _PTR, _PTR] + _sizes(8) + [_PTR]),
+                ('gx_pack_patches', ctypes.c_int, [ctypes.c_int, _PTR] + _sizes(13) + [_PTR, _PTR]),
+                ('gx_conv_pixels', ctypes.c_int, [ctypes.c_int, _PTR] + _sizes(4) + [_PTR] +
+                 _sizes(15) + [_PTR, _PTR]),
+                ('gx_max_pool', None, [ctypes.c_int, _PTR] + _sizes(10) + [_PTR, _PTR]),
+                ('gx_threshold', None, [ctypes.c_int, _PTR, _INT64, _INT64] + [_PTR] * 4)):
             try:
                 function = getattr(lib, name)
             except AttributeError:
@@ -228,6 +262,56 @@ class Kernels(object):
             raise KernelError('%s was built for POPCNT, which this CPU lacks' % path)
         self._lib = lib
         self.flags = lib.gx_flags().decode('ascii', 'replace')
+        bits = lib.gx_paths()
+        self.supported = [name for i, name in enumerate(PATHS) if bits >> i & 1]
+        self.kernel_path = self.supported[-1]
+        self._env_path = None           # the $GXNOR_KERNEL_PATH last applied
+
+    def set_path(self, name, origin='requested'):
+        """Run on kernel path `name` (one of :data:`PATHS`, or 'auto': the best).
+
+        Raises
+        ------
+        KernelPathError
+            An unknown name, or a path this CPU (or this build) cannot run;
+            `origin` says where the name came from.
+
+        Examples
+        --------
+        >>> kernels = load()                  # doctest: +SKIP
+        >>> kernels.set_path('scalar')        # doctest: +SKIP
+        """
+        name = (name or 'auto').strip().lower()
+        if name == 'auto':
+            self.kernel_path = self.supported[-1]
+            return
+        if name not in PATHS:
+            raise KernelPathError('kernel path %r (%s) unknown: choose one of %s or auto'
+                                  % (name, origin, ', '.join(PATHS)))
+        if name not in self.supported:
+            raise KernelPathError('kernel path %s (%s) is not supported here: this CPU and '
+                                  'build run %s' % (name, origin, ', '.join(self.supported)))
+        self.kernel_path = name
+
+    def apply_environment(self):
+        """Follow ``$GXNOR_KERNEL_PATH`` when it changed since the last look
+        (so a path set with :meth:`set_path` stays until the variable changes)."""
+        value = os.environ.get('GXNOR_KERNEL_PATH', '').strip().lower() or 'auto'
+        if value != self._env_path:
+            self.set_path(value, 'GXNOR_KERNEL_PATH=%s' % value)
+            self._env_path = value
+
+    def set_threads(self, threads):
+        """OpenMP threads of the following calls from this Python thread
+        (``omp_set_num_threads``; no effect without OpenMP)."""
+        threads = int(threads)
+        if threads < 1:
+            raise ValueError('threads must be >= 1, got %d' % threads)
+        self._lib.gx_set_threads(threads)
+
+    @property
+    def _path_code(self):
+        return PATHS.index(self.kernel_path)
 
     @property
     def threads(self):
@@ -240,18 +324,29 @@ class Kernels(object):
         return '-fopenmp' in self.flags.split()
 
     def describe(self):
-        """One line: what runs, e.g. 'C (gxnor_kernels.c, OpenMP 2 threads, -O3 -fopenmp)'."""
+        """One line: what runs, e.g. 'C (gxnor_engine/kernels.c, avx512 path, OpenMP 2 threads,
+        -O3 -fopenmp)'."""
         threads = self.threads
-        return 'C (gxnor_kernels.c, %s %d thread%s, %s)' % (
-            'OpenMP' if self.openmp else 'no OpenMP,', threads, '' if threads == 1 else 's',
-            self.flags)
+        return 'C (gxnor_engine/kernels.c, %s path, %s %d thread%s, %s)' % (
+            self.kernel_path, 'OpenMP' if self.openmp else 'no OpenMP,', threads,
+            '' if threads == 1 else 's', self.flags)
 
-    def matmul(self, xm, xs, wm, ws, want_gate=False):
+    def matmul(self, xm, xs, wm, ws, want_gate=False, pool=None):
         """Gated-XNOR product of row-major planes x (rows, nwords), w (units, nwords).
+
+        Parameters
+        ----------
+        xm, xs, wm, ws : uint64 planes
+        want_gate : bool
+            Also return the per-element gate counts (not with `pool`).
+        pool : (in_hw, pool, stride, out_hw, flip) or None
+            The rows are images of in_hw positions (NHWC order): max-pool each
+            image's sums right away, as :meth:`max_pool` with the other
+            arguments would (while they are in the cache).
 
         Returns
         -------
-        z : int32 array (rows, units)
+        z : int32 array (rows, units), or (n,) + out_hw + (units,) pooled
         total : int, number of open gates (both factors non-zero)
         gate : int32 array (rows, units) of per-element open gates, or None
 
@@ -270,11 +365,26 @@ class Kernels(object):
             raise ValueError('matmul: need planes x (rows, nwords) and w (units, nwords), '
                              'got %s and %s' % (xm.shape, wm.shape))
         (rows, nwords), units = xm.shape, wm.shape[0]
-        z = np.empty((rows, units), dtype=np.int32)
+        in_hw, window, step, out_hw, flip = pool or ((0, 0), (0, 0), (1, 1), None, None)
+        if pool is not None:
+            per_image = in_hw[0] * in_hw[1]
+            if want_gate or rows % per_image:
+                raise ValueError('matmul: pooling needs whole images and no gate counts')
+            z = np.empty((rows // per_image,) + tuple(out_hw) + (units,), dtype=np.int32)
+            if flip is not None:
+                flip = np.ascontiguousarray(flip, dtype=np.int32)
+        else:
+            z = np.empty((rows, units), dtype=np.int32)
         gate = np.empty((rows, units), dtype=np.int32) if want_gate else None
-        total = self._lib.gx_matmul(xm.ctypes.data, xs.ctypes.data, rows, wm.ctypes.data,
-                                    ws.ctypes.data, units, nwords, z.ctypes.data,
-                                    None if gate is None else gate.ctypes.data)
+        out_hw = out_hw or (0, 0)
+        total = self._lib.gx_matmul(self._path_code, xm.ctypes.data, xs.ctypes.data, rows,
+                                    wm.ctypes.data, ws.ctypes.data, units, nwords,
+                                    z.ctypes.data, None if gate is None else gate.ctypes.data,
+                                    in_hw[0], in_hw[1], window[0], window[1], step[0], step[1],
+                                    out_hw[0], out_hw[1],
+                                    None if flip is None else flip.ctypes.data)
+        if total < 0:
+            raise MemoryError('gx_matmul: out of memory')
         return z, int(total), gate
 
     def pack_patches(self, t, kernel, stride, pad, nwords):
@@ -303,13 +413,13 @@ class Kernels(object):
             raise ValueError('pack_patches: bad geometry or too few words')
         mask = np.empty((n * oh * ow, nwords), dtype=np.uint64)
         sign = np.empty_like(mask)
-        if self._lib.gx_pack_patches(t.ctypes.data, n, height, width, channels, kh, kw, sh, sw,
-                                     ph, pw, oh, ow, nwords, mask.ctypes.data,
+        if self._lib.gx_pack_patches(self._path_code, t.ctypes.data, n, height, width, channels,
+                                     kh, kw, sh, sw, ph, pw, oh, ow, nwords, mask.ctypes.data,
                                      sign.ctypes.data):
             raise MemoryError('gx_pack_patches: out of memory')
         return mask, sign, (oh, ow)
 
-    def conv_pixels(self, X, w, stride, pad):
+    def conv_pixels(self, X, w, stride, pad, pool=None):
         """First layer: int32 sums z = sum w * (2p - 255) of uint8 images, NHWC.
 
         Parameters
@@ -317,10 +427,13 @@ class Kernels(object):
         X : uint8 array (n, channels, height, width)
         w : int8 array (units, channels, kh, kw), values in {-1, 0, 1}
         stride, pad : pairs of int (zero padding: q = 0 outside the image)
+        pool : (pool, stride, out_hw, flip) or None
+            Max-pool the sums of each image right away, as :meth:`max_pool`
+            with these arguments would (while they are in the cache).
 
         Returns
         -------
-        z : int32 array (n, oh, ow, units)
+        z : int32 array (n, oh, ow, units), or (n,) + out_hw + (units,) pooled
         """
         X = np.ascontiguousarray(X, dtype=np.uint8)
         w = np.ascontiguousarray(w, dtype=np.int8)
@@ -330,12 +443,17 @@ class Kernels(object):
         if w.shape[1] != channels or 255 * channels * kh * kw >= 2 ** 31:
             raise ValueError('conv_pixels: channels differ or fan-in too large for int32')
         oh, ow = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
-        z = np.empty((n, oh, ow, units), dtype=np.int32)
-        if self._lib.gx_conv_pixels(X.ctypes.data, n, channels, height, width, w.ctypes.data,
-                                    units, kh, kw, sh, sw, ph, pw, oh, ow, z.ctypes.data):
+        window, step, out_hw, flip = pool or ((0, 0), (1, 1), (oh, ow), None)
+        if flip is not None:
+            flip = np.ascontiguousarray(flip, dtype=np.int32)
+        z = np.empty((n,) + tuple(out_hw) + (units,), dtype=np.int32)
+        if self._lib.gx_conv_pixels(self._path_code, X.ctypes.data, n, channels, height, width,
+                                    w.ctypes.data, units, kh, kw, sh, sw, ph, pw, oh, ow,
+                                    window[0], window[1], step[0], step[1], out_hw[0],
+                                    out_hw[1], None if flip is None else flip.ctypes.data,
+                                    z.ctypes.data):
             raise MemoryError('gx_conv_pixels: out of memory')
         return z
-
 
     def max_pool(self, a, pool, stride, out_hw, flip=None):
         """Max-pooling of int32 NHWC sums, as :func:`gated_xnor.max_pool_nhwc`.
@@ -358,8 +476,8 @@ class Kernels(object):
         out = np.empty((n,) + tuple(out_hw) + (channels,), dtype=np.int32)
         if flip is not None:
             flip = np.ascontiguousarray(flip, dtype=np.int32)
-        self._lib.gx_max_pool(a.ctypes.data, n, height, width, channels, pool[0], pool[1],
-                              stride[0], stride[1], out_hw[0], out_hw[1],
+        self._lib.gx_max_pool(self._path_code, a.ctypes.data, n, height, width, channels,
+                              pool[0], pool[1], stride[0], stride[1], out_hw[0], out_hw[1],
                               None if flip is None else flip.ctypes.data, out.ctypes.data)
         return out
 
@@ -370,8 +488,8 @@ class Kernels(object):
         sign, pos, neg = (np.ascontiguousarray(a, dtype=np.int32) for a in (sign, pos, neg))
         out = np.empty(z.shape, dtype=np.int8)
         channels = z.shape[-1]
-        self._lib.gx_threshold(z.ctypes.data, z.size // max(channels, 1), channels,
-                               sign.ctypes.data, pos.ctypes.data, neg.ctypes.data,
+        self._lib.gx_threshold(self._path_code, z.ctypes.data, z.size // max(channels, 1),
+                               channels, sign.ctypes.data, pos.ctypes.data, neg.ctypes.data,
                                out.ctypes.data)
         return out
 
@@ -380,7 +498,8 @@ _LOADED = {}
 
 
 def load(compiler=None, folder=None, force=False):
-    """Build (once per cache key) and load the kernels.
+    """Build (once per cache key) and load the kernels, on the path that
+    ``$GXNOR_KERNEL_PATH`` names (see :meth:`Kernels.apply_environment`).
 
     Parameters
     ----------
@@ -400,7 +519,30 @@ def load(compiler=None, folder=None, force=False):
     ------
     KernelError
         No compiler, the build or the load failed; the message says why.
+    KernelPathError
+        ``$GXNOR_KERNEL_PATH`` names a path this CPU cannot run.
     """
+    kernels = _load_library(compiler, folder, force)
+    kernels.apply_environment()
+    return kernels
+
+
+def available_paths():
+    """The kernel paths (names of :data:`PATHS`) this machine runs, slowest
+    first; [] where the library cannot be built (the NumPy path only).
+
+    Examples
+    --------
+    >>> available_paths()                       # doctest: +SKIP
+    ['scalar', 'avx2', 'avx512']
+    """
+    try:
+        return list(_load_library().supported)
+    except KernelError:
+        return []
+
+
+def _load_library(compiler=None, folder=None, force=False):
     compiler = compiler or _compiler()
     folder = folder or cache_dir()
     key = (compiler, folder)
@@ -448,6 +590,8 @@ def select(kernel=None, method=None):
         Unknown choice, or 'c' with a popcount method.
     KernelError
         'c' (or ``GXNOR_KERNELS=c``) and the library cannot be built.
+    KernelPathError
+        ``$GXNOR_KERNEL_PATH`` names a kernel path this CPU cannot run.
 
     Examples
     --------
@@ -473,6 +617,8 @@ def select(kernel=None, method=None):
         return kernels, kernels.describe()
     try:
         kernels = load()
+    except KernelPathError:
+        raise                           # asked for explicitly: never a silent fallback
     except KernelError as exc:
         why = str(exc)
         if why not in _WARNED:
@@ -484,7 +630,7 @@ def select(kernel=None, method=None):
 
 
 def gxnor_matmul(xm, xs, wm, ws, method=None, want_gate=False):
-    """The compiled equivalent of ``gated_xnor._gxnor_matmul`` (word-major planes).
+    """The compiled equivalent of :func:`gxnor_engine.packing.gxnor_matmul` (word-major planes).
 
     Parameters
     ----------
