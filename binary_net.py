@@ -931,6 +931,13 @@ def _what_is_safe(status, argv=None, then='the same command'):
                resume_command(argv)))
 
 
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):     # replaced or closed streams
+        return False
+
+
 def interrupted_message(status, argv=None, signal_name=None):
     """The one line printed after Ctrl-C (or ``signal_name``, e.g. 'SIGTERM'): where it
     stopped, what is safe, how to resume."""
@@ -973,8 +980,10 @@ def main(experiment, argv=None, num_epochs=None, **overrides):
     except KeyboardInterrupt as err:
         sys.stdout.flush()
         name = getattr(err, 'signal_name', None)
-        print('\n%s: %s' % (experiment.name, interrupted_message(status, argv, name)),
-              file=sys.stderr)
+        # On a terminal the line starts below the progress line and the echoed ^C;
+        # in a log or a pipe it is the only line.
+        print('%s%s: %s' % ('\n' if _isatty(sys.stderr) else '', experiment.name,
+                            interrupted_message(status, argv, name)), file=sys.stderr)
         sys.exit(EXIT_STATUS[name or 'Ctrl-C'])
     except (UsageError, datasets.DataError, gxnor_device.DeviceError) as err:
         print('%s: error: %s' % (experiment.name, err), file=sys.stderr)

@@ -287,6 +287,17 @@ def main(argv=None):
     except (engine_kernels.KernelError, ValueError) as exc:
         print('error: %s' % exc, file=sys.stderr)
         return 2
+    # main() also runs inside other programs (the tests): leave the loaded
+    # library on the path and thread count it had.
+    previous_path, previous_threads = kernels.kernel_path, kernels.threads
+    try:
+        return _run(args, argv, kernels, threads)
+    finally:
+        kernels.set_path(previous_path)
+        kernels.set_threads(previous_threads)
+
+
+def _run(args, argv, kernels, threads):
     paths = args.paths.split(',') if args.paths else kernels.supported
     for path in paths:
         try:

@@ -29,6 +29,7 @@ def kernels():
 def test_table_json_and_a_baseline_beside(kernels, tmpdir, capsys):
     path, _ = em.write_model(tmpdir, em.mnist_like_layers(), (1, 16, 16), 31)
     out = str(tmpdir.join('stages.json'))
+    before = kernels.kernel_path, kernels.threads
     code = engine_stages.main(['--model', path, '--data-dir', str(tmpdir.join('none')),
                                '--images', '30', '--batch-size', '8', '--rounds', '2',
                                '--threads', '1', '--baseline', ROOT, '--json', out])
@@ -56,6 +57,9 @@ def test_table_json_and_a_baseline_beside(kernels, tmpdir, capsys):
     assert 'conv1 pool' not in result['columns'][1]['parts']
     # The engine imported for the baseline stays apart from this one.
     assert sys.modules['gxnor_engine.kernels'] is engine_kernels
+    # It timed every path and thread count, then left the library as it was
+    # (the other tests in this process use it).
+    assert (kernels.kernel_path, kernels.threads) == before
 
 
 def test_unknown_path_is_one_error_line(kernels, capsys):
