@@ -46,12 +46,18 @@ def test_lock_keeps_a_second_process_out_until_released_or_killed(tmp_path):
 
 def test_interrupts_held_wait_for_the_end_of_the_block(tmp_path):
     done = []
-    with pytest.raises(KeyboardInterrupt):
-        with run_guard.interrupts_held():
-            os.kill(os.getpid(), signal.SIGINT)
-            with run_guard.interrupts_held():   # nested: holds nothing more
-                done.append('inner')
-            done.append('outer')
+    # Ctrl-C as Python sets it up in a terminal: a background job (`make test &`)
+    # starts with SIGINT ignored, and Python leaves it so.
+    ignored_or_not = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with run_guard.interrupts_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                with run_guard.interrupts_held():   # nested: holds nothing more
+                    done.append('inner')
+                done.append('outer')
+    finally:
+        signal.signal(signal.SIGINT, ignored_or_not)
     assert done == ['inner', 'outer']
     previous = run_guard.stop_on_sigterm()
     try:
