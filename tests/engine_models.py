@@ -1,22 +1,41 @@
 """Random ternary data, the integer reference convolution, random engine
-models and their float64 reference forward pass, for the engine's tests.
+models and their float64 reference forward pass, model files rewritten to
+be wrong, for the engine's tests.
 
-Not a test module: tests/test_gated_xnor.py, tests/test_kernels.py,
-tests/test_onnx_export.py and the bench tests import it.
+Not a test module: the test files of the engine's modules
+(tests/test_engine_<module>.py, one per module of gxnor_engine/, e.g.
+tests/test_engine_model.py), tests/test_kernels.py, tests/test_onnx_export.py
+and the bench tests import it.
 """
 from __future__ import absolute_import, division, print_function
 
+import json
 import os
 import sys
 import types
 
 import numpy as np
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import gated_xnor as gx  # noqa: E402
+from gxnor_engine import kernels as engine_kernels  # noqa: E402
+from gxnor_engine.popcount import HAVE_BITWISE_COUNT  # noqa: E402
+from gxnor_engine.spec import ModelError  # noqa: E402
+
+# Bit counting methods to run every packed computation of the NumPy path with.
+METHODS = ['swar', 'table'] + (['bitwise_count'] if HAVE_BITWISE_COUNT else [])
+
+
+def c_kernels():
+    """Whether the compiled kernels run here (no compiler: the NumPy paths only)."""
+    try:
+        return engine_kernels.select('c')[0] is not None
+    except engine_kernels.KernelError:
+        return False
 
 
 def ternary(rng, shape, density=2.0 / 3):
@@ -25,19 +44,20 @@ def ternary(rng, shape, density=2.0 / 3):
     return (values * (rng.uniform(size=shape) < density)).astype(np.int8)
 
 
-def plain_conv(x, w, stride, pad):
-    """Integer cross-correlation, NCHW, the definition written out."""
+def plain_conv(x, w, stride, pad, dtype=np.int64):
+    """Integer (or, with dtype float64, float) cross-correlation, NCHW, zero
+    padding, the definition written out."""
     (sh, sw), (ph, pw) = stride, pad
     n, c, height, width = x.shape
     f, _, kh, kw = w.shape
-    xp = np.zeros((n, c, height + 2 * ph, width + 2 * pw), dtype=np.int64)
+    xp = np.zeros((n, c, height + 2 * ph, width + 2 * pw), dtype=dtype)
     xp[:, :, ph:ph + height, pw:pw + width] = x
     oh, ow = (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
-    out = np.zeros((n, f, oh, ow), dtype=np.int64)
+    out = np.zeros((n, f, oh, ow), dtype=dtype)
     for i in range(oh):
         for j in range(ow):
             patch = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
-            out[:, :, i, j] = np.einsum('nchw,fchw->nf', patch, w.astype(np.int64))
+            out[:, :, i, j] = np.einsum('nchw,fchw->nf', patch, w.astype(dtype))
     return out
 
 
@@ -311,3 +331,29 @@ def fake_datasets(X, y):
     module.DataError = type('DataError', (Exception,), {})
     module.load_test = lambda name, data_dir=None: (X, y)
     return module
+
+
+def rewrite(path, change):
+    """Apply change(meta, arrays) to a model file."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = dict((k, data[k]) for k in data.files if k != '__meta__')
+        meta = json.loads(data['__meta__'].item())
+    change(meta, arrays)
+    arrays['__meta__'] = np.array(u'' + json.dumps(meta))
+    with open(path, 'wb') as stream:      # not save_model: it fixes format and version
+        np.savez(stream, **arrays)
+
+
+def set_item(d, key, value):
+    d[key] = value
+
+
+def assert_refused(tmpdir, change, message):
+    """A random MNIST-like model file changed by change(meta, arrays) does not
+    load: ModelError with `message` in it, names as written (no u'' on 2.7)."""
+    path, _ = write_model(tmpdir, mnist_like_layers(), (1, 16, 16), 10)
+    rewrite(path, change)
+    with pytest.raises(ModelError) as info:
+        gx.load_model(path)
+    assert message in str(info.value)
+    assert "u'" not in str(info.value)   # names as written, on Python 2.7 too
