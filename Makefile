@@ -20,7 +20,7 @@ VENV_NP2 := .venv-numpy2
 # through POCL on a machine without a GPU).
 VENV_GPU := .venv-gpu
 # Python 3.11 with ONNX and ONNX Runtime: the engine against a real float runtime
-# (bench/bench_engine_vs_onnxruntime.py); bench only.
+# (bench/speed/bench_engine_vs_onnxruntime.py); bench only.
 VENV_BENCH := .venv-bench
 # Debian packages of the gpuarray backend: pygpu and libgpuarray (with its
 # headers, which Theano compiles its GPU ops against), OpenCL with POCL and
@@ -82,23 +82,23 @@ help:
 	@echo '                    on Theano'"'"'s GPU backend (device $$(GPU_DEVICE)), against the CPU'
 	@echo '  make mnist        the main job on Python 3.11:'
 	@echo '                    python mnist.py --data-dir $$(MNIST_DIR) $$(MNIST_FLAGS)'
-	@echo '  make bench        python bench/bench_training.py $$(BENCH_FLAGS) on Python 3.11'
+	@echo '  make bench        python bench/speed/bench_training.py $$(BENCH_FLAGS) on Python 3.11'
 	@echo '  make bench-step   where the time of the MNIST training step goes, images/s with and'
-	@echo '                    without OpenMP (python bench/bench_cpu_step.py --out bench/results/cpu-step.json)'
+	@echo '                    without OpenMP (python bench/speed/bench_cpu_step.py --out bench/results/cpu-step.json)'
 	@echo '  make compare      every --method on MNIST, LR chosen on validation per method, 2 seeds:'
-	@echo '                    python bench/compare_methods.py --data-dir $$(MNIST_DIR) $$(COMPARE_FLAGS)'
+	@echo '                    python bench/studies/compare_methods.py --data-dir $$(MNIST_DIR) $$(COMPARE_FLAGS)'
 	@echo '                    (11 methods x (5 LRs + 1 more seed) = 66 runs; resumable: run it again)'
 	@echo '  make compare-dst  the same protocol for DST'"'"'s increment rules with int8 weights (Adam,'
 	@echo '                    SGD, layer-RMS, unit-RMS, int8-momentum; 30 runs):'
-	@echo '                    python bench/compare_methods.py --data-dir $$(MNIST_DIR) --only '"'"'$$(DST_ROWS)'"'"' $$(COMPARE_DST_FLAGS)'
+	@echo '                    python bench/studies/compare_methods.py --data-dir $$(MNIST_DIR) --only '"'"'$$(DST_ROWS)'"'"' $$(COMPARE_DST_FLAGS)'
 	@echo '  make sensitivity  GXNOR-Net error and sparsity against r, a, m, N, act-N on MNIST:'
-	@echo '                    python bench/sensitivity.py --data-dir $$(MNIST_DIR) $$(SENSITIVITY_FLAGS)'
+	@echo '                    python bench/studies/sensitivity.py --data-dir $$(MNIST_DIR) $$(SENSITIVITY_FLAGS)'
 	@echo '  make venv27       $(VENV27): Python 2.7 env from requirements.txt (via virtualenv in $(VENV_TOOLS))'
 	@echo '  make venv311      $(VENV311): Python 3.11 env from requirements.txt'
 	@echo '                    (both reinstall when requirements.txt changes)'
 	@echo '  make venv-numpy2  $(VENV_NP2): Python 3.11 with NumPy 2 (the inference engine only)'
 	@echo '  make venv-bench   $(VENV_BENCH): Python 3.11, requirements-bench.txt (NumPy, onnx, onnxruntime):'
-	@echo '                    bench/bench_engine_vs_onnxruntime.py, the engine against ONNX Runtime'
+	@echo '                    bench/speed/bench_engine_vs_onnxruntime.py, the engine against ONNX Runtime'
 	@echo '  make venv-gpu     $(VENV_GPU): Python 3.11, requirements-gpu.txt and Debian'"'"'s pygpu:'
 	@echo '                    Theano'"'"'s GPU backend (see GPU in README.md)'
 	@echo '  make sysdeps      check g++; install OpenBLAS (libopenblas-dev) with apt-get when root'
@@ -252,7 +252,7 @@ NUMPY2_TESTS := tests/test_engine_popcount.py tests/test_engine_packing.py \
     tests/test_engine_products.py tests/test_engine_thresholds.py \
     tests/test_engine_activations.py tests/test_engine_spec.py tests/test_engine_builder.py \
     tests/test_engine_model.py tests/test_engine_command.py tests/test_gated_xnor.py \
-    tests/test_kernels.py tests/test_bench_gated_xnor.py gated_xnor.py gxnor_engine
+    tests/test_engine_kernels.py tests/test_bench_gated_xnor.py gated_xnor.py gxnor_engine
 # The ONNX export against the engine, and its bench (a few seconds).
 BENCH_TESTS := tests/test_onnx_export.py tests/test_bench_engine_vs_onnxruntime.py
 
@@ -317,16 +317,16 @@ cifar10: sysdeps venv311 cifar10-data
 	$(VENV311)/bin/python cifar10.py --data-dir '$(CIFAR10_DIR)' --download $(CIFAR10_FLAGS)
 
 bench: sysdeps venv311
-	$(VENV311)/bin/python bench/bench_training.py $(BENCH_FLAGS)
+	$(VENV311)/bin/python bench/speed/bench_training.py $(BENCH_FLAGS)
 
 bench-step: sysdeps venv311
-	$(VENV311)/bin/python bench/bench_cpu_step.py --out bench/results/cpu-step.json
+	$(VENV311)/bin/python bench/speed/bench_cpu_step.py --out bench/results/cpu-step.json
 
 compare: sysdeps venv311
-	$(VENV311)/bin/python bench/compare_methods.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(COMPARE_FLAGS)
+	$(VENV311)/bin/python bench/studies/compare_methods.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(COMPARE_FLAGS)
 
 compare-dst: sysdeps venv311
-	$(VENV311)/bin/python bench/compare_methods.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') --only '$(DST_ROWS)' $(COMPARE_DST_FLAGS)
+	$(VENV311)/bin/python bench/studies/compare_methods.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') --only '$(DST_ROWS)' $(COMPARE_DST_FLAGS)
 
 sensitivity: sysdeps venv311
-	$(VENV311)/bin/python bench/sensitivity.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(SENSITIVITY_FLAGS)
+	$(VENV311)/bin/python bench/studies/sensitivity.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(SENSITIVITY_FLAGS)

@@ -81,7 +81,7 @@ exactly with that formula on every reachable integer z.  Theano evaluates
 the same formula in float32 (and may fuse or contract it), so a unit whose
 pre-activation lies within float32 rounding (about 1e-7 relative) of +-r can
 come out differently there.  The risk is tiny; comparing the predictions of
-both (``bench/bench_gated_xnor.py``, the Theano test) measures it.  The
+both (``bench/speed/bench_gated_xnor.py``, the Theano test) measures it.  The
 float activations (xnor, tbn) carry the same risk near their thresholds,
 and their scores differ from Theano's float32 ones by float rounding.
 

@@ -17,7 +17,7 @@ project does.  It does these things and nothing else:
     the DST arithmetic; loops under ``openmp_elemwise_minsize`` stay
     serial) on every core.  The numbers are the same bit for bit, and the
     MNIST training step runs faster on the 2-core CI machine
-    (``bench/bench_cpu_step.py``).  Theano falls back to serial code, with
+    (``bench/speed/bench_cpu_step.py``).  Theano falls back to serial code, with
     a warning, where the compiler lacks OpenMP.
 
 * Provides ``theano.tensor.signal.downsample`` on Theano >= 0.9, where it

@@ -85,7 +85,7 @@ class GXNORModel(object):
     @property
     def stages(self):
         """The compiled stages in the order they run (a tuple; for tools that
-        translate the network, such as bench/onnx_export.py)."""
+        translate the network, such as bench/speed/onnx_export.py)."""
         return tuple(self._stages)
 
     @property

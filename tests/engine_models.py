@@ -4,7 +4,7 @@ be wrong, for the engine's tests.
 
 Not a test module: the test files of the engine's modules
 (tests/test_engine_<module>.py, one per module of gxnor_engine/, e.g.
-tests/test_engine_model.py), tests/test_kernels.py, tests/test_onnx_export.py
+tests/test_engine_model.py), tests/test_engine_kernels.py, tests/test_onnx_export.py
 and the bench tests import it.
 """
 from __future__ import absolute_import, division, print_function

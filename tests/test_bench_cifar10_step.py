@@ -1,15 +1,10 @@
-"""bench/bench_cifar10_step.py: the parts of cifar10.py's training step, and
+"""bench/speed/bench_cifar10_step.py: the parts of cifar10.py's training step, and
 binary_net.keep_freed_memory, the speed-up it measures."""
 import json
-import os
 import platform
-import sys
 
-from conftest import ROOT
-
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-import bench_cifar10_step  # noqa: E402
-import binary_net  # noqa: E402
+import binary_net
+from bench.speed import bench_cifar10_step
 
 # The parts add up to the measured step time up to the Python loop around the
 # call; on a tiny network that loop weighs most (a few % measured), so 10%.

@@ -1,12 +1,7 @@
-"""bench/bench_cpu_step.py: parts of the MNIST step, images/s per variant."""
+"""bench/speed/bench_cpu_step.py: parts of the MNIST step, images/s per variant."""
 import json
-import os
-import sys
 
-from conftest import ROOT
-
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-import bench_cpu_step  # noqa: E402
+from bench.speed import bench_cpu_step
 
 
 def test_categorize_by_op_and_shape():

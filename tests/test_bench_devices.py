@@ -1,11 +1,9 @@
-"""bench/bench_devices.py reads tools/gpu_step.py's output."""
+"""bench/speed/bench_devices.py reads tools/gpu_step.py's output."""
 import os
-import sys
 
 from conftest import ROOT
 
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-import bench_devices  # noqa: E402
+from bench.speed import bench_devices
 
 OUTPUT = """Mapped name None to device cuda: NVIDIA H100 80GB HBM3 (0000:00:06.0)
 mnist on cuda (NVIDIA H100 80GB HBM3): 334 ops in the training step, 0 on the host apart \

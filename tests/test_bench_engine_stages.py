@@ -1,21 +1,17 @@
-"""Tests of bench/engine_stages.py: the per-stage table of the engine, a
+"""Tests of bench/speed/engine_stages.py: the per-stage table of the engine, a
 baseline engine imported beside the current one, the JSON it writes."""
 from __future__ import absolute_import, division, print_function
 
 import json
-import os
 import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for folder in (ROOT, os.path.join(ROOT, 'bench'), os.path.join(ROOT, 'tests')):
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+from conftest import ROOT
 
-import engine_stages  # noqa: E402
-import engine_models as em  # noqa: E402
-from gxnor_engine import kernels as engine_kernels  # noqa: E402
+import engine_models as em
+from bench.speed import engine_stages
+from gxnor_engine import kernels as engine_kernels
 
 
 @pytest.fixture

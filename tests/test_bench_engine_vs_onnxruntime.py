@@ -1,4 +1,4 @@
-"""Tests of bench/bench_engine_vs_onnxruntime.py: its arithmetic on made-up timings,
+"""Tests of bench/speed/bench_engine_vs_onnxruntime.py: its arithmetic on made-up timings,
 its thread control, and one short run on random models and images.
 
 They need onnx and onnxruntime (``make venv-bench``; ``make test`` runs them there)
@@ -8,15 +8,9 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for folder in (ROOT, os.path.join(ROOT, 'bench')):
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
 
 try:
     import onnx  # noqa: F401
@@ -25,9 +19,9 @@ except ImportError as exc:
     pytest.skip('the engine-vs-ONNX-Runtime bench needs onnx and onnxruntime '
                 '(make venv-bench): %s' % exc, allow_module_level=True)
 
-import bench_engine_vs_onnxruntime as bench  # noqa: E402
-import bench_gated_xnor as bgx  # noqa: E402
 import engine_models as em  # noqa: E402
+from bench.speed import bench_engine_vs_onnxruntime as bench  # noqa: E402
+from bench.speed import bench_gated_xnor as bgx  # noqa: E402
 from gxnor_engine import kernels as engine_kernels  # noqa: E402
 
 
@@ -92,7 +86,7 @@ def test_a_short_run_writes_the_report(tmpdir, capsys, monkeypatch):
     assert 'engine-1t/onnxruntime-1t' in out and 'wrote       %s' % report in out
     with open(report) as handle:
         saved = json.load(handle)
-    assert saved['command'].endswith('bench/bench_engine_vs_onnxruntime.py ' + ' '.join(argv))
+    assert saved['command'].endswith('bench/speed/bench_engine_vs_onnxruntime.py ' + ' '.join(argv))
     assert sorted(saved['networks']) == ['cifar10', 'mnist']
     expected = ['numpy-float32', 'onnxruntime-1t', 'onnxruntime-2t']
     for path in bench.engine_paths():

@@ -1,23 +1,17 @@
-"""Tests of bench/bench_gated_xnor.py."""
+"""Tests of bench/speed/bench_gated_xnor.py."""
 from __future__ import absolute_import, division, print_function
 
 import json
 import os
-import sys
 
 import numpy as np
 
-from conftest import ROOT
 
 
 def test_bench_runs_on_a_random_mnist_model(tmpdir, capsys, monkeypatch):
     """The engine against a float32 NumPy pass on a random MNIST model and the
     random CIFAR-10 network, without Theano: its report and its JSON."""
-    sys.path.insert(0, os.path.join(ROOT, 'bench'))
-    try:
-        import bench_gated_xnor as bench
-    finally:
-        sys.path.remove(os.path.join(ROOT, 'bench'))
+    from bench.speed import bench_gated_xnor as bench
     X = np.random.RandomState(16).randint(0, 256, size=(48, 1, 28, 28)).astype(np.uint8)
     path = os.path.join(str(tmpdir), 'random.npz')
     bench.random_mnist_model(path, X)

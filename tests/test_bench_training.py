@@ -1,14 +1,9 @@
-"""bench/bench_training.py: state bytes per configuration, the JSON file."""
+"""bench/speed/bench_training.py: state bytes per configuration, the JSON file."""
 import json
-import os
-import sys
 
 import pytest
 
-from conftest import ROOT
-
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-import bench_training  # noqa: E402
+from bench.speed import bench_training
 
 # The MNIST network's weights: 32x1x5x5 + 64x32x5x5 + 1024x512 + 512x10.
 WEIGHTS = 800 + 51200 + 524288 + 5120
@@ -47,7 +42,8 @@ def test_a_tiny_run_times_and_counts_as_the_graph_says_and_writes_json(tmp_path)
                 dict(bench_training.CONFIGS)[name])
     saved = json.load(open(out))
     assert [r['configuration'] for r in saved['rows']] == [name]
-    assert saved['batch_size'] == 4 and saved['command'].startswith('python bench/')
+    assert saved['batch_size'] == 4
+    assert saved['command'].startswith('python bench/speed/bench_training.py ')
 
 
 def test_unknown_configuration_is_one_error_line():

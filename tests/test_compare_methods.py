@@ -1,12 +1,10 @@
-"""bench/compare_methods.py: LR chosen on validation, then every seed; tiny end to end."""
+"""bench/studies/compare_methods.py: LR chosen on validation, then every seed; tiny end to end."""
 import json
 import os
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
+from conftest import ROOT
 
-import compare_methods  # noqa: E402
+from bench.studies import compare_methods
 
 
 def test_lr_is_chosen_on_validation_error_never_on_test_error():

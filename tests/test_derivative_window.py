@@ -1,15 +1,12 @@
-"""bench/derivative_window.py: the share of pre-activations a window reaches."""
+"""bench/studies/derivative_window.py: the share of pre-activations a window reaches."""
 import json
-import os
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, committed_models
+from conftest import committed_models
 
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-import derivative_window  # noqa: E402
+from bench.studies import derivative_window
 
 
 @pytest.mark.parametrize('a', [0.25, 0.5, 1.0])

@@ -1,4 +1,4 @@
-"""README.md and docs/: every command, flag, make target, file and link they show exists.
+"""README.md, bench/README.md, docs/: every command, flag, make target, file, link they show exists.
 
 Read from the Markdown files:
 
@@ -50,7 +50,7 @@ SEPARATORS = ('|', '||', '&&', ';', '&')
 
 
 def doc_files():
-    files = ['README.md']
+    files = ['README.md', 'bench/README.md']
     for folder, dirs, names in os.walk(os.path.join(ROOT, 'docs')):
         dirs.sort()
         files.extend(os.path.relpath(os.path.join(folder, n), ROOT).replace(os.sep, '/')
@@ -241,6 +241,8 @@ def source_flags(path, seen=None):
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             for alias in node.names:
                 imported[alias.asname or alias.name] = node.module
+                # `from bench.studies import mnist_runs`: the name may be a module
+                modules.setdefault(alias.asname or alias.name, node.module + '.' + alias.name)
     parsers = set()
     aliases = set(['add'])
     flags = set()
@@ -598,7 +600,7 @@ make no-such-target
 make mnist NO_SUCH_VARIABLE=1
 .venv311/bin/python mnist.py --batch-size 10 --bogus
 .venv311/bin/python no_such_script.py
-.venv311/bin/python bench/compare_methods.py --json bench/results/no-such-file.json --epochs 1 --nope
+.venv311/bin/python bench/studies/compare_methods.py --json bench/results/no-such-file.json --epochs 1 --nope
 # = .venv311/bin/python gated_xnor.py weights/mnist-gxnor.npz --kernel numpy --limits 3
 make cifar10
 # = .venv311/bin/python cifar10.py --data-dir data/cifar10 --epochs 3

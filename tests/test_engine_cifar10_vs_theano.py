@@ -7,7 +7,7 @@ rebuilt from the file, deterministic pass): the predicted classes must be
 identical on every test image, the scores equal within float32 rounding.
 The same model then goes through ``gated_xnor.py`` (the command, finding
 the test set by ``--data-dir`` and by ``$GXNOR_CIFAR10_DIR``) and
-``bench/bench_gated_xnor.py`` (CIFAR-10 images, its Theano comparison, its
+``bench/speed/bench_gated_xnor.py`` (CIFAR-10 images, its Theano comparison, its
 JSON).
 
 Images: the real CIFAR-10 (``$GXNOR_CIFAR10_DIR``, else ``data/cifar10``,
@@ -22,7 +22,6 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 import pickle
-import sys
 
 import gxnor_compat  # noqa: F401  (before theano and lasagne)
 import lasagne
@@ -135,11 +134,7 @@ def test_command_finds_cifar10_test_set(trained, capsys, monkeypatch):
 
 def test_bench_on_cifar10_model(trained, capsys, tmpdir):
     path, X, y, folder, _ = trained
-    sys.path.insert(0, os.path.join(ROOT, 'bench'))
-    try:
-        import bench_gated_xnor as bench
-    finally:
-        sys.path.remove(os.path.join(ROOT, 'bench'))
+    from bench.speed import bench_gated_xnor as bench
     report = str(tmpdir.join('engine-cifar10.json'))
     assert bench.main([path, '--data-dir', folder, '--limit', '400', '--repeat', '2',
                        '--batch-size', '100', '--theano', '--json', report]) == 0

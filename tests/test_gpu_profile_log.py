@@ -1,12 +1,10 @@
-"""bench/gpu_profile_log.py: Theano's profile of a GPU training step, from a log into JSON."""
+"""bench/speed/gpu_profile_log.py: Theano's profile of a GPU training step, from a log into JSON."""
 import json
 import os
-import sys
 
 from conftest import ROOT
 
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-import gpu_profile_log  # noqa: E402
+from bench.speed import gpu_profile_log
 
 LOG = """[0 s] profile: cifar10 --method gxnor, batch 1000 (paper widths)
   5 steps of batch 1000: 1115.3 images/s

@@ -1,12 +1,10 @@
-"""bench/mnist_protocol.py: records runs from results.json and makes the README table."""
+"""bench/studies/mnist_protocol.py: records runs from results.json and makes the README table."""
 import json
 import os
-import sys
 
 from conftest import ROOT
 
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-import mnist_protocol  # noqa: E402
+from bench.studies import mnist_protocol
 
 
 def results(run, epochs, done, seed=1, **method):

@@ -1,4 +1,4 @@
-"""Tests of bench/onnx_export.py: ONNX Runtime, running the exported graph, gives the
+"""Tests of bench/speed/onnx_export.py: ONNX Runtime, running the exported graph, gives the
 engine's predictions and hidden sums on every image.
 
 They need onnx and onnxruntime (``make venv-bench``; ``make test`` runs them there)
@@ -7,15 +7,9 @@ and are skipped elsewhere.
 from __future__ import absolute_import, division, print_function
 
 import os
-import sys
 
 import numpy as np
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for folder in (ROOT, os.path.join(ROOT, 'bench')):
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
 
 try:
     import onnx  # noqa: F401
@@ -25,8 +19,8 @@ except ImportError as exc:
                 allow_module_level=True)
 
 import gated_xnor as gx  # noqa: E402
-import onnx_export as ox  # noqa: E402
 import engine_models as em  # noqa: E402  (the engine tests' random models)
+from bench.speed import onnx_export as ox  # noqa: E402
 
 
 def dense_first_layers():

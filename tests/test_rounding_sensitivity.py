@@ -1,14 +1,9 @@
-"""bench/rounding_sensitivity.py: how far a tiny change travels through a step."""
+"""bench/studies/rounding_sensitivity.py: how far a tiny change travels through a step."""
 import json
-import os
-import sys
 
 import numpy as np
 
-from conftest import ROOT
-
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-import rounding_sensitivity  # noqa: E402
+from bench.studies import rounding_sensitivity
 
 
 def test_changed_share_counts_moves_above_the_tolerance():

@@ -1,14 +1,9 @@
-"""bench/sensitivity.py: settings, flags, and two settings end to end."""
+"""bench/studies/sensitivity.py: settings, flags, and two settings end to end."""
 import json
-import os
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-
-import sensitivity  # noqa: E402
+from bench.studies import sensitivity
 
 
 def test_settings_vary_one_parameter_at_a_time():

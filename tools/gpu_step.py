@@ -26,7 +26,7 @@ deeper CIFAR-10/SVHN networks, rounding differences of about 1e-5 in the
 float parameters after one Adam step are enough to flip a few first-layer
 staircase activations, and the flips multiply layer by layer, so the next
 steps part (float32 and float64 on one CPU part the same way);
-``bench/rounding_sensitivity.py`` measures this.  Compare those networks
+``bench/studies/rounding_sensitivity.py`` measures this.  Compare those networks
 with ``--method fp`` or a single step.
 """
 from __future__ import absolute_import, division, print_function

@@ -5,8 +5,8 @@ Runs ``tools/gpu_step.py`` for the configurations below, one at a time (each
 compiles, then times its steps after the LR-0 snap step), and writes one JSON
 file::
 
-    THEANO_FLAGS=device=cpu python bench/bench_devices.py --out bench/results/devices-cpu.json
-    THEANO_FLAGS=device=cuda,dnn.enabled=False python bench/bench_devices.py --out gpu.json
+    THEANO_FLAGS=device=cpu python bench/speed/bench_devices.py --out bench/results/devices-cpu.json
+    THEANO_FLAGS=device=cuda,dnn.enabled=False python bench/speed/bench_devices.py --out gpu.json
 
 ``--from-log LOG`` reads the output of such ``gpu_step.py`` commands run by
 hand (as on a lent GPU machine) instead of running them.  Images/s are of
@@ -15,15 +15,17 @@ the training step alone (random inputs, no data loading, no evaluation).
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import json
 import os
-import platform
 import re
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if not __package__:  # python bench/speed/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
+from bench import common  # noqa: E402
+from bench.common import ROOT  # noqa: E402
+
 TOOL = os.path.join(ROOT, 'tools', 'gpu_step.py')
 
 # (script, batch size, timed steps): the authors' MNIST batch, the CPU
@@ -94,12 +96,10 @@ def main(argv=None):
     else:
         configs = [c for c in CONFIGS if not args.only or c[0] in args.only.split(',')]
         records = run_configs(configs, args.max_images)
-    info = dict(date=time.strftime('%Y-%m-%d'), machine=args.machine or platform.node(),
+    info = dict(date=time.strftime('%Y-%m-%d'), machine=args.machine or common.machine(),
                 theano_flags=args.theano_flags, source=args.from_log or 'run',
                 records=records)
-    with open(args.out, 'w') as handle:
-        json.dump(info, handle, indent=1, sort_keys=True)
-        handle.write('\n')
+    common.write_json(args.out, info)
     for r in records:
         print('%-8s batch %5d: %9.1f images/s  (%s)' % (r['script'], r['batch_size'],
                                                         r['images_per_second'], r['device']))

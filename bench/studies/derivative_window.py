@@ -11,8 +11,8 @@ of pre-activations that receive a non-zero derivative for each window
 half-width ``a`` (the derivative itself is taken from
 ``discrete_activation``, not re-implemented)::
 
-    python bench/derivative_window.py weights/mnist-gxnor-*-adam-*.npz --data-dir ../shared/data/mnist \
-        --json bench/results/derivative_window.json
+    python bench/studies/derivative_window.py weights/mnist-gxnor-*-adam-*.npz \
+        --data-dir ../shared/data/mnist --json bench/results/derivative_window.json
 
 Examples
 --------
@@ -23,14 +23,11 @@ from __future__ import absolute_import, division, print_function
 
 import argparse
 import os
-import platform
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (ROOT, os.path.join(ROOT, 'bench')):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+if not __package__:  # python bench/studies/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
 
 import gxnor_compat  # noqa: E402,F401  (before theano and lasagne)
 import lasagne  # noqa: E402
@@ -41,8 +38,9 @@ import theano.tensor as T  # noqa: E402
 import datasets  # noqa: E402
 import discrete_ops  # noqa: E402
 import gxnor_layers  # noqa: E402
-import mnist_runs  # noqa: E402  (read_json, write_json)
 import model_sparsity  # noqa: E402  (load_network)
+from bench import common  # noqa: E402
+from bench.common import ROOT  # noqa: E402
 
 __all__ = ['window_share', 'pre_activations', 'measure', 'main']
 
@@ -108,8 +106,8 @@ def main(argv=None):
     except datasets.DataError as err:
         parser.error(str(err))
     X = datasets.to_float(data['train'][0][:args.images])
-    result = dict(date=time.strftime('%Y-%m-%d'), machine=platform.platform(),
-                  command='python bench/derivative_window.py ' + ' '.join(argv or sys.argv[1:]),
+    result = dict(date=time.strftime('%Y-%m-%d'), machine=common.machine(),
+                  command=common.command_line(__file__, argv),
                   images=int(len(X)), widths=args.a,
                   models=[measure(path, X, args.a) for path in args.models])
     for model in result['models']:
@@ -119,7 +117,7 @@ def main(argv=None):
             print('  %-12s %s' % (row['layer'], '  '.join(
                 'a=%s: %5.1f%%' % (a, 100 * row['share'][a]) for a in sorted(row['share']))))
     if args.json:
-        mnist_runs.write_json(args.json, result)
+        common.write_json(args.json, result)
     return 0
 
 

@@ -8,9 +8,9 @@ memory against the size of the uint8 arrays it returns.
 
 Usage::
 
-    python bench/bench_svhn_memory.py            # 2.1 GB of .mat files in a temp dir
-    python bench/bench_svhn_memory.py --small    # 1/20 of the sizes
-    python bench/bench_svhn_memory.py --dir /tmp/svhn --keep
+    python bench/speed/bench_svhn_memory.py            # 2.1 GB of .mat files in a temp dir
+    python bench/speed/bench_svhn_memory.py --small    # 1/20 of the sizes
+    python bench/speed/bench_svhn_memory.py --dir /tmp/svhn --keep
 """
 from __future__ import absolute_import, division, print_function
 
@@ -25,7 +25,10 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if not __package__:  # python bench/speed/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
+from bench import common  # noqa: E402
+
 SIZES = (('train', 73257), ('test', 26032), ('extra', 531131))
 MB = 2.0 ** 20
 
@@ -51,7 +54,6 @@ def write_files(folder, scale, seed=0):
 
 def child(folder, batch_size, scale):
     """Load, convert one minibatch, print the figures as JSON (runs in the subprocess)."""
-    sys.path.insert(0, ROOT)
     import datasets
     import scipy.io  # noqa: F401  (counted in the baseline, as in training)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -113,7 +115,8 @@ def main():
             if not args.dir:
                 os.rmdir(folder)
     peak, data = result['peak_rss'], result['uint8_bytes']
-    print('python %s, numpy %s' % (sys.version.split()[0], np.__version__))
+    print('python %s, numpy %s; %s' % (sys.version.split()[0], np.__version__,
+                                        common.machine()))
     print('sets: %s; minibatch %s %s' % (
         ', '.join('%s %d' % (k, result['counts'][k]) for k in ('train', 'valid', 'test')),
         tuple(result['batch'][0]), result['batch'][1]))

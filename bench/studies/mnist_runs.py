@@ -11,24 +11,18 @@ Examples
 ...                        'results/compare')                 # doctest: +SKIP
 >>> data['test_err_at_best_val'], note                           # doctest: +SKIP
 """
-from __future__ import division, print_function
+from __future__ import absolute_import, division, print_function
 
-import json
 import os
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+import binary_net
+import mnist
+from bench.common import ROOT, read_json
 
-import binary_net  # noqa: E402
-import mnist  # noqa: E402
-from machine import write_json  # noqa: E402,F401  (bench/machine.py, beside this file)
-
-__all__ = ['add_protocol_arguments', 'protocol_flags', 'run_paths', 'run_mnist', 'read_json',
-           'write_json']
+__all__ = ['add_protocol_arguments', 'protocol_flags', 'run_paths', 'run_mnist']
 
 
 def add_protocol_arguments(parser):
@@ -51,11 +45,6 @@ def protocol_flags(args, lr_start, lr_end, seed):
     if args.data_dir:
         flags += ['--data-dir', args.data_dir]
     return [str(f) for f in flags]
-
-
-def read_json(path):
-    with open(path) as handle:
-        return json.load(handle)
 
 
 def run_paths(argv, out):

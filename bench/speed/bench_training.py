@@ -6,7 +6,7 @@ times the same number of training minibatches for each, side by side in one
 run, and counts the bytes of every variable a training step updates (weights,
 optimizer moments; the random generator state is left out):
 
-    python bench/bench_training.py [--batch-size 100] [--batches 30] [--json FILE]
+    python bench/speed/bench_training.py [--batch-size 100] [--batches 30] [--json FILE]
 
 --json writes the table's numbers, the command, the date and the machine to
 FILE (``make bench`` writes bench/results/training.json).
@@ -15,7 +15,7 @@ Uses the real MNIST images when found (--data-dir, $GXNOR_MNIST_DIR or
 ../shared/data/mnist), random images otherwise: the timing does not depend
 on the pixel values.
 """
-from __future__ import division, print_function
+from __future__ import absolute_import, division, print_function
 
 import argparse
 import datetime
@@ -24,7 +24,8 @@ import platform
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if not __package__:  # python bench/speed/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
 
 import gxnor_compat  # noqa: F401,E402
 import lasagne  # noqa: E402
@@ -37,7 +38,7 @@ import binary_net  # noqa: E402
 import datasets  # noqa: E402
 import gxnor_layers  # noqa: E402
 import mnist  # noqa: E402
-from mnist_runs import write_json  # noqa: E402  (bench/ is on sys.path)
+from bench import common  # noqa: E402
 
 CONFIGS = [
     ('full precision (Adam)', ['--method', 'fp']),
@@ -54,8 +55,7 @@ CONFIGS = [
 
 def load_images(data_dir, count):
     folder = data_dir or os.environ.get('GXNOR_MNIST_DIR') or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, 'shared', 'data',
-        'mnist')
+        common.ROOT, os.pardir, 'shared', 'data', 'mnist')
     try:
         X, y = datasets.load_mnist(folder, download=False)['train']
         return X[:count], y[:count], 'real MNIST'
@@ -163,11 +163,9 @@ def main(argv=None):
                  (row['weight_bytes'] + row['weight_optimizer_bytes']) / base_bytes,
                  format(row['other_trained_bytes'], ',')))
     if opts.json:
-        write_json(opts.json, dict(
-            command='python bench/bench_training.py ' + ' '.join(
-                sys.argv[1:] if argv is None else argv),
-            date=datetime.date.today().isoformat(),
-            machine=opts.machine or platform.processor() or platform.machine(),
+        common.write_json(opts.json, dict(
+            command=common.command_line(__file__, argv),
+            date=datetime.date.today().isoformat(), machine=opts.machine or common.machine(),
             python=platform.python_version(), theano=theano.__version__, images=source,
             batch_size=opts.batch_size, batches=opts.batches, rows=rows))
     return rows

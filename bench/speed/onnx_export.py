@@ -42,8 +42,8 @@ Examples
 --------
 ::
 
-    .venv-bench/bin/python bench/onnx_export.py weights/mnist-gxnor-...npz out.onnx
-    .venv-bench/bin/python bench/onnx_export.py MODEL out.onnx --sums   # hidden sums too
+    .venv-bench/bin/python bench/speed/onnx_export.py weights/mnist-gxnor-...npz out.onnx
+    .venv-bench/bin/python bench/speed/onnx_export.py MODEL out.onnx --sums   # hidden sums too
 
 >>> graph, model = export_file('weights/<model>.npz', sums=True)  # doctest: +SKIP
 >>> session = ort_session(graph, threads=1)                      # doctest: +SKIP
@@ -57,9 +57,8 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+if not __package__:  # python bench/speed/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
 
 import gated_xnor as gx  # noqa: E402
 from gxnor_engine.spec import weight_grid  # noqa: E402
@@ -308,7 +307,7 @@ class _Exporter(object):
         graph = helper.make_graph(self.g.nodes, 'gxnor', [images], self.g.outputs,
                                   initializer=self.g.constants)
         onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', OPSET)],
-                                       producer_name='gxnor bench/onnx_export.py')
+                                       producer_name='gxnor bench/speed/onnx_export.py')
         onnx_model.ir_version = IR_VERSION
         _onnx()[0].checker.check_model(onnx_model)
         return onnx_model

@@ -1,5 +1,6 @@
 """Where a benchmark ran, and its JSON: shared by the scripts in bench/.
 
+Also the project's paths, the command line of a result, the modules of tools/.
 NumPy-free and Theano-free, so that the engine's benchmark can use it in an
 environment without Theano.
 
@@ -12,11 +13,17 @@ True
 """
 from __future__ import absolute_import, division, print_function
 
+import importlib
 import json
 import os
 import platform
+import sys
 
-__all__ = ['cpu_name', 'cpu_count', 'load_average', 'write_json']
+__all__ = ['ROOT', 'RESULTS', 'cpu_name', 'cpu_count', 'load_average', 'write_json', 'read_json',
+           'machine', 'command_line', 'tool']
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the project's root
+RESULTS = os.path.join(ROOT, 'bench', 'results')                    # the committed results
 
 
 def cpu_name():
@@ -57,3 +64,30 @@ def write_json(path, obj):
         json.dump(obj, out, indent=1, sort_keys=True)
         out.write('\n')
     os.rename(path + '.tmp', path)
+
+
+def read_json(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def machine():
+    """Where a run ran, in one line: 'CPU name, N CPU cores'."""
+    return '%s, %d CPU cores' % (cpu_name(), cpu_count())
+
+
+def command_line(script, argv=None, python='python'):
+    """'python bench/speed/x.py ARGV' of a ``__file__``; paths inside the project relative."""
+    words = [python, script[:-1] if script.endswith('.pyc') else script]
+    for i, path in enumerate(words):
+        if os.path.abspath(path).startswith(ROOT + os.sep) and (i or os.path.isabs(path)):
+            words[i] = os.path.relpath(os.path.abspath(path), ROOT).replace(os.sep, '/')
+    return ' '.join(words + list(sys.argv[1:] if argv is None else argv))
+
+
+def tool(name):
+    """The module ``name`` of tools/ (``tool('gpu_step')``: tools/gpu_step.py)."""
+    folder = os.path.join(ROOT, 'tools')
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(name)

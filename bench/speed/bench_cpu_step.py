@@ -7,7 +7,7 @@ Each variant (a set of Theano flags) runs in its own process: it compiles
 ``--steps`` steps on fixed random inputs after the LR-0 snap step, and
 once more under Theano's profiler to split the step into parts::
 
-    python bench/bench_cpu_step.py --out bench/results/cpu-step.json
+    python bench/speed/bench_cpu_step.py --out bench/results/cpu-step.json
 
 Variants run in turns (A B A B ...) so that drift of the machine hits
 both alike; the file keeps every timing and the median per variant.  The
@@ -41,9 +41,10 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+if not __package__:  # python bench/speed/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
+from bench import common  # noqa: E402
+from bench.common import ROOT  # noqa: E402
 
 __all__ = ['VARIANTS', 'categorize', 'median', 'main']
 
@@ -93,8 +94,7 @@ def _shapes(stats, variables):
 def _child(batch, steps, profile):
     import gxnor_compat  # noqa: F401  (Theano flags, before theano)
     import theano
-    sys.path.insert(0, os.path.join(ROOT, 'tools'))
-    import gpu_step
+    gpu_step = common.tool('gpu_step')
     if profile:
         theano.config.profile = True
         theano.config.profile_memory = True  # records the shapes of what each op computes
@@ -179,18 +179,12 @@ def main(argv=None):
         variant['speedup'] = variant['images_per_second'] / base
     summary = dict(script='mnist', method='gxnor', batch_size=args.batch_size, steps=args.steps,
                    repeats=1 if args.quick else args.repeats, date=time.strftime('%Y-%m-%d'),
-                   machine=args.machine or platform.processor() or platform.machine(),
-                   cpus=os.cpu_count() if hasattr(os, 'cpu_count') else None,
-                   python=platform.python_version(),
-                   command='python bench/bench_cpu_step.py ' + ' '.join(argv or sys.argv[1:]),
+                   machine=args.machine or common.cpu_name(), cpus=common.cpu_count(),
+                   python=platform.python_version(), command=common.command_line(__file__, argv),
                    variants=variants)
     if args.quick:
         summary['quick'] = True  # the runs are the profiled ones
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    with open(args.out, 'w') as handle:
-        json.dump(summary, handle, indent=1, sort_keys=True)
+    common.write_json(args.out, summary)
     print('wrote %s' % args.out)
     return 0
 

@@ -10,7 +10,7 @@ as ``binary_net.train_epoch`` does: random uint8 images, augmented (random
 crops and flips, ``cifar10.py``'s default), scaled to floats, one step with
 LR 0 (the snap) and then ``--steps`` timed steps at ``cifar10.py``'s LR::
 
-    python bench/bench_cifar10_step.py --out bench/results/cifar10-step.json
+    python bench/speed/bench_cifar10_step.py --out bench/results/cifar10-step.json
 
 Each run is its own process (a variant changes process-wide malloc settings);
 the two variants run in turns, the order swapped every round (AB BA AB ...),
@@ -52,13 +52,11 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for _path in (ROOT, os.path.join(ROOT, 'bench'), os.path.join(ROOT, 'tools')):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from bench_cpu_step import _shapes, median  # noqa: E402  (the MNIST step bench)
-from machine import cpu_count, cpu_name, load_average, write_json  # noqa: E402
+if not __package__:  # python bench/speed/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
+from bench import common  # noqa: E402
+from bench.common import ROOT, cpu_count, cpu_name, load_average, write_json  # noqa: E402
+from bench.speed.bench_cpu_step import _shapes, median  # noqa: E402  (the MNIST step bench)
 
 __all__ = ['CATEGORIES', 'VARIANTS', 'categorize', 'scalar_ops', 'main']
 
@@ -166,8 +164,8 @@ def _child(widths, batch, steps, profile, keep):
         theano.config.profile_memory = True   # records the shapes of what each op computes
     import binary_net
     import datasets
-    import gpu_step
     import gxnor_layers
+    gpu_step = common.tool('gpu_step')
     kept = binary_net.keep_freed_memory() if keep else False   # before compiling, as run()
     network, input_var, args = gpu_step.build_network(
         'cifar10', ['--batch-size', str(batch), '--widths', widths])
@@ -351,8 +349,7 @@ def main(argv=None):
         date=time.strftime('%Y-%m-%d'), machine=args.machine or cpu_name(), cpus=cpu_count(),
         python=platform.python_version(), theano_flags=os.environ.get('THEANO_FLAGS', ''),
         niceness=os.nice(0) if hasattr(os, 'nice') else None,
-        command='python bench/bench_cifar10_step.py ' + ' '.join(
-            argv if argv is not None else sys.argv[1:]),
+        command=common.command_line(__file__, argv),
         load_average=dict(start=load_start, end=load_average()),
         minutes=(time.time() - started) / 60.0,
         note=args.note, variants=[dict(key=k, name=n, keep_freed_memory=keep)

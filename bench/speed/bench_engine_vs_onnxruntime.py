@@ -49,9 +49,9 @@ Examples
 --------
 ::
 
-    .venv-bench/bin/python bench/bench_engine_vs_onnxruntime.py \\
+    .venv-bench/bin/python bench/speed/bench_engine_vs_onnxruntime.py \\
         weights/mnist-gxnor-N1-act1-adam-b1000-e120-2dc65855.npz
-    .venv-bench/bin/python bench/bench_engine_vs_onnxruntime.py MODEL --limit 300 \\
+    .venv-bench/bin/python bench/speed/bench_engine_vs_onnxruntime.py MODEL --limit 300 \\
         --cifar-images 100 --rounds 5 --json /tmp/check.json      # a quick check
 """
 from __future__ import absolute_import, division, print_function
@@ -67,23 +67,21 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for _folder in (ROOT, os.path.join(ROOT, 'bench')):
-    if _folder not in sys.path:
-        sys.path.insert(0, _folder)
-
-import bench_gated_xnor as bgx  # noqa: E402
+if not __package__:  # python bench/speed/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
 import gated_xnor as gx  # noqa: E402
-import onnx_export as ox  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import ROOT, cpu_count, cpu_name, load_average, write_json  # noqa: E402
+from bench.speed import bench_gated_xnor as bgx  # noqa: E402
+from bench.speed import onnx_export as ox  # noqa: E402
 from gxnor_engine import kernels as gk  # noqa: E402
 from gxnor_engine.popcount import resolve_method  # noqa: E402
-from machine import cpu_count, cpu_name, load_average, write_json  # noqa: E402
 
 __all__ = ['DEFAULT_JSON', 'PATH_VARIABLE', 'engine_paths', 'set_engine_threads', 'Contender',
            'contenders', 'time_rounds', 'summarize', 'check_exactness', 'measure_network',
            'main']
 
-DEFAULT_JSON = os.path.join('bench', 'results', 'engine-vs-onnxruntime.json')
+DEFAULT_JSON = os.path.join(common.RESULTS, 'engine-vs-onnxruntime.json')
 # Forces one vector path of the compiled kernels (gxnor_engine.kernels).
 PATH_VARIABLE = 'GXNOR_KERNEL_PATH'
 _CLOCK = getattr(time, 'perf_counter', time.time)     # monotonic where there is one
@@ -402,13 +400,6 @@ def _thread_list(text):
     return values
 
 
-def _command_line(argv):
-    python = sys.executable
-    if python.startswith(ROOT + os.sep):
-        python = os.path.relpath(python, ROOT)
-    return ' '.join([python, 'bench/bench_engine_vs_onnxruntime.py'] + list(argv))
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('model', nargs='?', help='an MNIST gxnor-model (default: the newest '
@@ -437,7 +428,8 @@ def main(argv=None):
     parser.add_argument('--no-check-sums', dest='check_sums', action='store_false',
                         help="skip the comparison of every layer's sums (untimed)")
     parser.add_argument('--json', default=DEFAULT_JSON, metavar='PATH',
-                        help='where the figures go (default %s)' % DEFAULT_JSON)
+                        help='where the figures go (default bench/results/%s)'
+                        % os.path.basename(DEFAULT_JSON))
     args = parser.parse_args(argv)
     if args.rounds < 5:
         parser.error('--rounds must be >= 5 (paired medians need several rounds)')
@@ -458,7 +450,7 @@ def main(argv=None):
         return 2
     load_start = load_average()
     started = datetime.datetime.utcnow()
-    report = dict(command=_command_line(sys.argv[1:] if argv is None else argv),
+    report = dict(command=common.command_line(__file__, argv, python=sys.executable),
                   date=started.strftime('%Y-%m-%dT%H:%M:%SZ'),
                   machine=dict(cpu=cpu_name(), cores=cpu_count()),
                   versions=dict(python=sys.version.split()[0], numpy=np.__version__,

@@ -9,7 +9,7 @@ reads that log and writes, per setting, the images/s, every op class's share
 and seconds, and the share of the convolutions (``GpuCorrMM*``: without
 cuDNN, Theano's own im2col + cuBLAS GEMM convolutions)::
 
-    python bench/gpu_profile_log.py bench/results/gpu-h200-2026-12-04/profile-alone.log \\
+    python bench/speed/gpu_profile_log.py bench/results/gpu-h200-2026-12-04/profile-alone.log \\
         --device "NVIDIA H200, alone" --json bench/results/gpu-cifar10-profile-h200.json
 
 Only the first table printed after each setting is read (Theano prints the
@@ -18,9 +18,13 @@ same summary again at exit).
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import json
+import os
 import re
 import sys
+
+if not __package__:  # python bench/speed/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
+from bench import common  # noqa: E402
 
 SETTING = re.compile(r'^\[\d+ s\] profile: (\S+) --method (\S+), batch (\d+)')
 SPEED = re.compile(r'^\s+(\d+) steps of batch (\d+): ([0-9.]+) images/s')
@@ -77,12 +81,8 @@ def main(argv=None):
               % (s['script'], s['method'], s['batch'], s['images_per_second'],
                  100 * s['convolution_share']))
     if args.json:
-        with open(args.json, 'w') as handle:
-            json.dump(dict(device=args.device, log=args.log, settings=settings,
-                           command='python bench/gpu_profile_log.py ' + ' '.join(
-                               argv if argv is not None else sys.argv[1:])),
-                      handle, indent=1, sort_keys=True)
-            handle.write('\n')
+        common.write_json(args.json, dict(device=args.device, log=args.log, settings=settings,
+                                          command=common.command_line(__file__, argv)))
     return 0
 
 

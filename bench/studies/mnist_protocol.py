@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """The runs that chose `make mnist`'s CPU protocol: one JSON file, one table.
 
-(``bench/cifar10_protocol.py`` is the same for `make cifar10`.)
+(``bench/studies/cifar10_protocol.py`` is the same for `make cifar10`.)
 
 Each run is recorded from the ``results.json`` that ``mnist.py`` wrote, with
 the command that made it and where it ran::
 
-    python bench/mnist_protocol.py add results/<run>/results.json \\
+    python bench/studies/mnist_protocol.py add results/<run>/results.json \\
         --command "python mnist.py ..." --device "2-core CPU (this project's machine)"
-    python bench/mnist_protocol.py table          # markdown, for the README
+    python bench/studies/mnist_protocol.py table          # markdown, for the README
 
 The file is ``bench/results/mnist_protocol.json`` (``--file``).  Adding a run
 whose name is already there replaces it, so a run can be added while it trains
@@ -17,13 +17,15 @@ and again when it is done.
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import json
 import os
 import sys
 from collections import OrderedDict
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_FILE = os.path.join(HERE, 'results', 'mnist_protocol.json')
+if not __package__:  # python bench/studies/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
+from bench import common  # noqa: E402
+
+DEFAULT_FILE = os.path.join(common.RESULTS, 'mnist_protocol.json')
 
 
 # The paper's method (mnist.py's defaults): a run that departs from one of
@@ -98,27 +100,16 @@ def summarise(results, command, device, note='', paper_method=PAPER_METHOD,
 
 
 def load(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as handle:
-        return json.load(handle)['runs']
+    return common.read_json(path)['runs'] if os.path.exists(path) else []
 
 
 def save(path, runs):
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as handle:
-        json.dump(dict(runs=runs), handle, indent=1, sort_keys=True)
-        handle.write('\n')
-    os.rename(tmp, path)
+    common.write_json(path, dict(runs=runs))
 
 
 def add(path, results_path, command, device, note='', dataset='mnist'):
-    with open(results_path) as handle:
-        record = summarise(json.load(handle), command, device, note, PAPER_METHODS[dataset],
-                           TRAIN_SIZES[dataset])
+    record = summarise(common.read_json(results_path), command, device, note,
+                       PAPER_METHODS[dataset], TRAIN_SIZES[dataset])
     runs = [r for r in load(path) if not (r['run'] == record['run'] and
                                           r['device'] == record['device'])]
     runs.append(record)
@@ -145,7 +136,7 @@ def table(runs):
 
 def main(argv=None, dataset='mnist'):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0].replace('mnist', dataset))
-    p.add_argument('--file', default=os.path.join(HERE, 'results', '%s_protocol.json' % dataset))
+    p.add_argument('--file', default=os.path.join(common.RESULTS, '%s_protocol.json' % dataset))
     sub = p.add_subparsers(dest='action')
     a = sub.add_parser('add', help='record a run from its results.json')
     a.add_argument('results')

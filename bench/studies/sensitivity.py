@@ -9,11 +9,11 @@ then the model of the best validation epoch runs on the test images and
 ``model_sparsity.py`` counts its zero activations and closed gates (the
 same integers as ``gated_xnor.py``, which handles N <= 1 only)::
 
-    python bench/sensitivity.py --data-dir ../shared/data/mnist \\
+    python bench/studies/sensitivity.py --data-dir ../shared/data/mnist \\
         [--epochs 5 --train-size 10000 --val-size 5000 --batch-size 100 \\
          --lr-start 0.1 --lr-end 0.01 --seeds 1234] [--out results/sensitivity] \\
         [--json bench/results/sensitivity.json --png bench/results/sensitivity.png]
-    python bench/sensitivity.py --plot bench/results/sensitivity.json --png out.png
+    python bench/studies/sensitivity.py --plot bench/results/sensitivity.json --png out.png
 
 ``--only r,m`` runs some parameters; ``--settings r=0.5,N=2`` some points.
 The JSON file (rewritten after every run) has one record per setting and
@@ -21,7 +21,7 @@ seed; the PNG one panel per parameter: test error at the best validation
 epoch (left axis) and the shares of zero activations and of closed gates
 (right axis), means over the seeds.
 """
-from __future__ import division, print_function
+from __future__ import absolute_import, division, print_function
 
 import argparse
 import os
@@ -30,10 +30,10 @@ import sys
 import time
 from collections import OrderedDict
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import mnist_runs  # noqa: E402  (puts the repository on sys.path)
+if not __package__:  # python bench/studies/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
+from bench import common  # noqa: E402
+from bench.studies import mnist_runs  # noqa: E402
 
 __all__ = ['BASELINE', 'GRID', 'settings', 'setting_flags', 'plot', 'main']
 
@@ -198,7 +198,7 @@ def main(argv=None):
     json_path = args.json or os.path.join(args.out, 'sensitivity.json')
     png_path = args.png or os.path.join(args.out, 'sensitivity.png')
     if args.plot:
-        plot(mnist_runs.read_json(args.plot), png_path)
+        plot(common.read_json(args.plot), png_path)
         print('Written to %s' % png_path)
         return 0
     import datasets
@@ -210,15 +210,14 @@ def main(argv=None):
                                  batch_size=args.batch_size, lr_start=args.lr_start,
                                  lr_end=args.lr_end),
                    baseline=BASELINE, seeds=args.seeds, date=time.strftime('%Y-%m-%d'),
-                   python=platform.python_version(),
-                   command='python bench/sensitivity.py ' + ' '.join(
-                       argv if argv is not None else sys.argv[1:]),
+                   python=platform.python_version(), machine=common.machine(),
+                   command=common.command_line(__file__, argv),
                    records=[])
     measured = {}
     for param, value in args.points:
         for seed in args.seeds:
             summary['records'].append(run_setting(param, value, seed, args, X, measured))
-            mnist_runs.write_json(json_path, summary)
+            common.write_json(json_path, summary)
     plot(summary, png_path)
     for r in summary['records']:
         if r.get('test_err_at_best_val') is None:

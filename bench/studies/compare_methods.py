@@ -10,11 +10,11 @@ test error never enters the choice.  Same data, network, epochs and, per
 seed, initial weights for every method; only the method flags and the LR
 differ::
 
-    python bench/compare_methods.py --data-dir ../shared/data/mnist \\
+    python bench/studies/compare_methods.py --data-dir ../shared/data/mnist \\
         [--epochs 5 --train-size 10000 --val-size 5000 --batch-size 100 \\
          --lrs 0.003,0.01,0.03,0.1,0.3 --lr-decay 0.1 --seeds 1234,1] \\
         [--out results/compare] [--json bench/results/compare_methods.json]
-    python bench/compare_methods.py --table bench/results/compare_methods.json
+    python bench/studies/compare_methods.py --table bench/results/compare_methods.json
 
 Each run is one ``mnist.py`` process (``mnist_runs.py``): starting the same
 command again skips finished runs and resumes stopped ones, and the JSON
@@ -26,7 +26,7 @@ the bytes of trained state (parameters, hidden weights, optimizer moments)
 and the paper's MNIST figure where one exists (as listed in the TBN paper's
 table; other networks and protocols).
 """
-from __future__ import division, print_function
+from __future__ import absolute_import, division, print_function
 
 import argparse
 import os
@@ -34,11 +34,11 @@ import platform
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-import mnist_runs  # noqa: E402  (puts the repository on sys.path)
+if not __package__:  # python bench/studies/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
 import methods  # noqa: E402
+from bench import common  # noqa: E402
+from bench.studies import mnist_runs  # noqa: E402
 
 __all__ = ['ROWS', 'EXTRA_ROWS', 'choose_lr', 'markdown_table', 'main']
 
@@ -215,7 +215,7 @@ def header(summary):
 def main(argv=None):
     args = parse_args(argv)
     if args.table:
-        summary = mnist_runs.read_json(args.table)
+        summary = common.read_json(args.table)
         sys.stdout.write(header(summary) + markdown_table(summary))
         return 0
     known = dict(ROWS + EXTRA_ROWS)
@@ -229,13 +229,12 @@ def main(argv=None):
                                  val_size=args.val_size, test_size=args.test_size,
                                  batch_size=args.batch_size, lr_decay=args.lr_decay),
                    lrs=args.lrs, seeds=args.seeds, date=time.strftime('%Y-%m-%d'),
-                   python=platform.python_version(),
-                   command='python bench/compare_methods.py ' + ' '.join(
-                       argv if argv is not None else sys.argv[1:]),
+                   python=platform.python_version(), machine=common.machine(),
+                   command=common.command_line(__file__, argv),
                    rows=[])
     for label, flags in rows:
         summary['rows'].append(run_method(label, flags, args))
-        mnist_runs.write_json(json_path, summary)
+        common.write_json(json_path, summary)
     text = header(summary) + markdown_table(summary)
     path = os.path.join(args.out, 'table.md')
     with open(path + '.tmp', 'w') as out:

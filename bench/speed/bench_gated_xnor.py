@@ -43,11 +43,11 @@ Examples
 --------
 ::
 
-    python bench/bench_gated_xnor.py                         # newest model or random one
-    python bench/bench_gated_xnor.py weights/<model>.npz --limit 2000 --popcount table
-    python bench/bench_gated_xnor.py weights/<model>.npz --kernel numpy   # no compiled kernels
-    python bench/bench_gated_xnor.py weights/<model>.npz --cifar-random --json out.json
-    python bench/bench_gated_xnor.py results/cifar10-gxnor-....npz --data-dir data/cifar10 \
+    python bench/speed/bench_gated_xnor.py                         # newest model or random one
+    python bench/speed/bench_gated_xnor.py weights/<model>.npz --limit 2000 --popcount table
+    python bench/speed/bench_gated_xnor.py weights/<model>.npz --kernel numpy  # NumPy only
+    python bench/speed/bench_gated_xnor.py weights/<model>.npz --cifar-random --json out.json
+    python bench/speed/bench_gated_xnor.py results/cifar10-gxnor-....npz --data-dir data/cifar10 \
         --repeat 5 --theano --json bench/results/engine-cifar10.json
 """
 from __future__ import absolute_import, division, print_function
@@ -56,9 +56,7 @@ import argparse
 import datetime
 import glob
 import hashlib
-import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -67,13 +65,11 @@ import time
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
+if not __package__:  # python bench/speed/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
 import gated_xnor as gx  # noqa: E402
-sys.path.insert(0, os.path.join(ROOT, 'bench'))
-from machine import cpu_count, cpu_name, load_average  # noqa: E402
+from bench import common  # noqa: E402
+from bench.common import ROOT, load_average  # noqa: E402
 from gxnor_engine import kernels as gk  # noqa: E402
 from gxnor_engine.activations import pool_length  # noqa: E402
 from gxnor_engine.popcount import resolve_method  # noqa: E402
@@ -448,17 +444,23 @@ def _print_measurement(r, prefix=''):
           % (prefix + 'agreement', r['agree'], n, 100.0 * r['agree'] / n, r['differ_float32']))
 
 
+def _load_random(write_model, X):
+    """(model, float32 reference) of a random model ``write_model(path, X)`` writes, from a
+    temporary folder."""
+    folder = tempfile.mkdtemp(prefix='gxnor-bench-')
+    try:
+        path = os.path.join(folder, 'random.npz')
+        write_model(path, X)
+        return _load(path)
+    finally:
+        shutil.rmtree(folder)
+
+
 def _cifar_random(args, method):
     """The CIFAR-10 network, random ternary weights, random images: measurement dict."""
     X = np.random.RandomState(1).randint(0, 256, size=(args.cifar_images, 3, 32, 32))
     X = X.astype(np.uint8)
-    folder = tempfile.mkdtemp(prefix='gxnor-bench-cifar-')
-    try:
-        path = os.path.join(folder, 'random_cifar10.npz')
-        random_cifar10_model(path, X[:64])
-        model, reference = _load(path)
-    finally:
-        shutil.rmtree(folder)
+    model, reference = _load_random(random_cifar10_model, X[:64])
     return measure(model, reference, X, args.batch_size, args.repeat, method, args.kernel)
 
 
@@ -529,13 +531,7 @@ def main(argv=None):
     path = args.model or newest_model()
     if path is None:
         X, y, data_text = load_images(args.data_dir, args.limit)
-        folder = tempfile.mkdtemp(prefix='gxnor-bench-')
-        try:
-            random_path = os.path.join(folder, 'random_mnist.npz')
-            random_mnist_model(random_path, X[:2000])
-            model, reference = _load(random_path)
-        finally:
-            shutil.rmtree(folder)
+        model, reference = _load_random(random_mnist_model, X[:2000])
         model_text = 'random MNIST-architecture model (ternary weights, density 2/3)'
     else:
         model_text = path
@@ -572,10 +568,9 @@ def main(argv=None):
     report = dict(model=model_text, dataset=dataset, images_source=data_text,
                   numpy=np.__version__, python=sys.version.split()[0],
                   batch_size=args.batch_size, repeat=args.repeat, kernel=kernel_text,
-                  command='python bench/bench_gated_xnor.py ' + ' '.join(
-                      sys.argv[1:] if argv is None else argv),
+                  command=common.command_line(__file__, argv),
                   date=datetime.date.today().isoformat(),
-                  machine='%s, %d CPU cores' % (cpu_name(), cpu_count()),
+                  machine=common.machine(),
                   engine_threads=os.environ.get('OMP_NUM_THREADS') or
                   'OpenMP default (one per core)',
                   float32_blas_threads=os.environ.get('OPENBLAS_NUM_THREADS') or
@@ -616,9 +611,7 @@ def main(argv=None):
         report['cifar10_random'] = _json_ready(cifar)
     report['load_average']['end'] = load_average()
     if args.json:
-        with open(args.json, 'w') as handle:
-            json.dump(report, handle, indent=1, sort_keys=True)
-            handle.write('\n')
+        common.write_json(args.json, report)
     return 0
 
 

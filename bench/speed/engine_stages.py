@@ -26,9 +26,9 @@ runtime, so the same count applies to it).
 
 Usage::
 
-    .venv311/bin/python bench/engine_stages.py --images 10000 --threads 1,2 --rounds 5
+    .venv311/bin/python bench/speed/engine_stages.py --images 10000 --threads 1,2 --rounds 5
     git archive HEAD gated_xnor.py gxnor_engine | tar -x -C /tmp/engine-before
-    .venv311/bin/python bench/engine_stages.py --baseline /tmp/engine-before
+    .venv311/bin/python bench/speed/engine_stages.py --baseline /tmp/engine-before
 
 The model defaults to the newest committed ``weights/mnist*.npz``; images
 are its data set's test set (``--data-dir``, else ``$GXNOR_<DATASET>_DIR``,
@@ -49,12 +49,10 @@ import timeit
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for _folder in (ROOT, os.path.join(ROOT, 'bench')):
-    if _folder not in sys.path:
-        sys.path.insert(0, _folder)
-
-import machine  # noqa: E402
+if not __package__:  # python bench/speed/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
+from bench import common  # noqa: E402
+from bench.common import ROOT  # noqa: E402
 from gxnor_engine import kernels as engine_kernels  # noqa: E402
 
 __all__ = ['import_engine', 'use_cpu_clock', 'StageTimer', 'time_pass', 'measure', 'summarise',
@@ -335,19 +333,18 @@ def _run(args, argv, kernels, threads):
     print('model     %s' % os.path.relpath(model_path, ROOT))
     print('images    %d, %s, batch %d, %d alternating rounds (median per cell)'
           % (len(X), text, args.batch_size, args.rounds))
-    print('machine   %s, %d cores, load %s' % (machine.cpu_name(), machine.cpu_count(),
-                                               machine.load_average()))
+    print('machine   %s, %d cores, load %s' % (common.cpu_name(), common.cpu_count(),
+                                               common.load_average()))
     print('kernels   %s' % kernels.describe())
     print('clock     %s' % ('CPU time of the process' if args.clock == 'cpu' else 'wall'))
     print()
     print(format_table(summary, _row_order(summary)))
     if args.json:
-        machine.write_json(args.json, dict(
-            command=' '.join(['bench/engine_stages.py'] + list(argv if argv is not None
-                                                                else sys.argv[1:])),
-            model=os.path.relpath(model_path, ROOT), images=len(X), load=machine.load_average(),
+        common.write_json(args.json, dict(
+            command=common.command_line(__file__, argv),
+            model=os.path.relpath(model_path, ROOT), images=len(X), load=common.load_average(),
             clock=args.clock,
-            cpu=machine.cpu_name(), columns=[
+            cpu=common.cpu_name(), columns=[
                 dict(variant=name, threads=count, pass_s=entry['pass_s'],
                      images_per_s=entry['images_per_s'],
                      best_images_per_s=entry['best_images_per_s'],

@@ -15,8 +15,8 @@ layer by +-eps (random signs) and reports, against the unperturbed step:
   uses) whose sign flipped;
 - the relative change of the loss::
 
-    python bench/rounding_sensitivity.py --json bench/results/rounding_sensitivity.json
-    python bench/rounding_sensitivity.py --table bench/results/rounding_sensitivity.json
+    python bench/studies/rounding_sensitivity.py --json bench/results/rounding_sensitivity.json
+    python bench/studies/rounding_sensitivity.py --table bench/results/rounding_sensitivity.json
 
 Only the first layer sees real-valued inputs, so only there does a tiny
 shift move a pre-activation across a threshold; every later layer sums
@@ -32,15 +32,13 @@ import platform
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (ROOT, os.path.join(ROOT, 'tools')):
-    if path not in sys.path:
-        sys.path.insert(0, path)
+if not __package__:  # python bench/studies/x.py: the project root on sys.path
+    sys.path.insert(0, os.path.abspath(os.path.join(__file__, '..', '..', '..')))
 
 import gxnor_compat  # noqa: E402,F401  (before theano and lasagne)
 import numpy as np  # noqa: E402
 
-import mnist_runs  # noqa: E402  (read_json, write_json)
+from bench import common  # noqa: E402
 
 __all__ = ['CASES', 'changed_share', 'sign_flip_share', 'measure', 'markdown_table', 'main']
 
@@ -101,7 +99,7 @@ def measure(script, flags, eps_list, batch_size=16, lr=0.01, seed=0):
     import lasagne
     import theano
     import binary_net
-    import gpu_step
+    gpu_step = common.tool('gpu_step')
     network, input_var, args = gpu_step.build_network(script, flags)
     train_fn, _, _ = binary_net.compile_functions(network, input_var, args.update, args.m,
                                                   seed=args.seed)
@@ -160,15 +158,15 @@ def main(argv=None):
     p.add_argument('--table', metavar='JSON', help='print the table of a results file and exit')
     args = p.parse_args(argv)
     if args.table:
-        sys.stdout.write(markdown_table(mnist_runs.read_json(args.table)))
+        sys.stdout.write(markdown_table(common.read_json(args.table)))
         return 0
     eps_list = [float(e) for e in args.eps.split(',') if e]
     only = [s for s in args.only.split(',') if s]
     import theano
     summary = dict(date=time.strftime('%Y-%m-%d'), python=platform.python_version(),
                    theano=theano.__version__, device=theano.config.device,
-                   command='python bench/rounding_sensitivity.py ' + ' '.join(
-                       argv if argv is not None else sys.argv[1:]), cases=[])
+                   machine=common.machine(), command=common.command_line(__file__, argv),
+                   cases=[])
     for label, script, flags in CASES:
         if only and script not in only:
             continue
@@ -179,7 +177,7 @@ def main(argv=None):
     text = markdown_table(summary)
     print(text)
     if args.json:
-        mnist_runs.write_json(args.json, summary)
+        common.write_json(args.json, summary)
     return 0
 
 

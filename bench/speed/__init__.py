@@ -1,0 +1,1 @@
+"""Speed, engine and memory benchmarks (bench/README.md lists them)."""

@@ -1,0 +1,1 @@
+"""Research studies and the records of protocol runs (bench/README.md lists them)."""
