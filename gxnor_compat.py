@@ -248,6 +248,8 @@ def _import_theano():
     capture_init_errors()
     try:
         import theano  # noqa: F401
+    except ImportError as err:
+        _missing_package('Theano', err)
     except ValueError as err:
         flags = os.environ.get('THEANO_FLAGS', '')
         device = _flag_value('device', flags)
@@ -266,8 +268,31 @@ def _import_theano():
         sys.exit(2)
 
 
+def _missing_package(name, err):
+    """One ``error:`` line for a Python without ``name`` (a user who ran ``python3
+    cifar10.py`` outside the project's environments), and exit status 2."""
+    sys.stderr.write('%s: error: %s is not installed for %s (%s): use the environment '
+                     'that `make venv311` (or `make venv27`) builds, e.g. '
+                     '.venv311/bin/python %s, or pip install -r requirements.txt\n'
+                     % (_script_name(), name, sys.executable or 'this Python', err,
+                        os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else
+                        'cifar10.py'))
+    sys.exit(2)
+
+
+def _require_lasagne():
+    """Lasagne must be there before a script builds its network; checked without
+    importing it, which must wait until the ``downsample`` shim is in place."""
+    import pkgutil
+    # None in sys.modules is Python's way of saying "not importable" (Python 2's
+    # find_loader does not look there).
+    if sys.modules.get('lasagne', False) is None or pkgutil.find_loader('lasagne') is None:
+        _missing_package('Lasagne', "No module named 'lasagne'")
+
+
 if 'theano' not in sys.modules:
     configure_theano_flags()
     _import_theano()
 install_downsample_shim()
 make_scalar_code_opencl_safe()
+_require_lasagne()
