@@ -122,7 +122,7 @@ def squared_hinge_loss(scores, targets, per_example=False):
     return losses if per_example else losses.mean()
 
 
-def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None):
+def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None, beta1=0.9):
     """Updates of every parameter of ``network`` for one training step.
 
     Discrete weights move by DST (:func:`discrete_ops.dst_updates`) with
@@ -135,7 +135,10 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
     float state per weight.  All other trainable
     parameters (biases, batch-norm scales and shifts, the full-precision
     baseline's weights, the comparison methods' hidden weights and learned
-    scales) use Adam; hidden weights of layers with ``hidden_clip`` (the
+    scales) use Adam.  ``beta1`` is Adam's first-moment decay for both (Lasagne's
+    and the authors' 0.9): Adam-DST's increments average the gradient over about
+    1 / (1 - beta1) steps, so a larger one moves fewer weights on minibatch noise.
+    Hidden weights of layers with ``hidden_clip`` (the
     BinaryConnect family) are then clipped to [-hidden_clip, hidden_clip].
     """
     discrete = gxnor_layers.discrete_layers(network)
@@ -150,7 +153,7 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
         shapes = [layer.W.get_value().shape for layer in discrete]
         if update == 'adam':
             increments, state = discrete_ops.adam_increments(discrete_grads, learning_rate,
-                                                             shapes=shapes)
+                                                             beta1=beta1, shapes=shapes)
         elif update == 'sgd':
             increments, state = discrete_ops.sgd_increments(discrete_grads, learning_rate)
         elif update in ('layer-rms', 'unit-rms'):
@@ -185,7 +188,7 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
     if others:
         shapes = [p.get_value().shape for p in others]
         increments, state = discrete_ops.adam_increments(other_grads, learning_rate,
-                                                         shapes=shapes)
+                                                         beta1=beta1, shapes=shapes)
         updates.update(state)
         for param, increment in zip(others, increments):
             updates[param] = param + increment
@@ -198,7 +201,7 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None)
                        for var, value in updates.items())
 
 
-def compile_functions(network, input_var, update='adam', m=3.0, seed=1234):
+def compile_functions(network, input_var, update='adam', m=3.0, seed=1234, beta1=0.9):
     """Compile the training and evaluation functions.
 
     Returns
@@ -215,7 +218,7 @@ def compile_functions(network, input_var, update='adam', m=3.0, seed=1234):
     # whose state is checkpointed with the rest.
     loss = squared_hinge_loss(lasagne.layers.get_output(network, deterministic=False,
                                                         srng=srng), target_var)
-    updates = build_updates(loss, network, lr, update=update, m=m, srng=srng)
+    updates = build_updates(loss, network, lr, update=update, m=m, srng=srng, beta1=beta1)
     train_fn = theano.function([input_var, target_var, lr], loss, updates=updates)
     scores = lasagne.layers.get_output(network, deterministic=True)
     per_example = squared_hinge_loss(scores, target_var, per_example=True)
@@ -412,10 +415,15 @@ def train_epoch(train_fn, X, y, classes, args, lr, rng, epoch, seconds_per_epoch
 CONFIG_IGNORED = ('data_dir', 'download', 'results_dir', 'weights_dir', 'fresh',
                   'eval_batch_size', 'run_name')
 
+# Hyperparameters added after runs were made, with their defaults: left out of a run's
+# config (and so of its name's hash) at the default, so that those runs still resume.
+CONFIG_ADDED_LATER = {'beta1': 0.9}
+
 
 def run_config(args):
     """The hyperparameters that define a run: a checkpoint resumes only under the same ones."""
-    return dict((k, v) for k, v in sorted(vars(args).items()) if k not in CONFIG_IGNORED)
+    return dict((k, v) for k, v in sorted(vars(args).items()) if k not in CONFIG_IGNORED
+                and not (k in CONFIG_ADDED_LATER and v == CONFIG_ADDED_LATER[k]))
 
 
 _FRESH_HINT = 'pass --fresh to set the run aside (renamed, not deleted) and start over'
@@ -609,7 +617,7 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
     started = time.time()
     keep_freed_memory()   # the same numbers, fewer page faults per step
     train_fn, eval_fn, state = compile_functions(network, input_var, args.update, args.m,
-                                                 seed=args.seed)
+                                                 seed=args.seed, beta1=args.beta1)
     print('  compiled in %.1fs' % (time.time() - started))
     weights, activations = methods.bits_label(args)
     facts = dict(method=args.method, weight_bits=weights, activation_bits=activations,
@@ -746,6 +754,10 @@ def build_parser(experiment):
         'running RMS kept per layer or per output unit; or -lr times a momentum of '
         'the layer-RMS-scaled gradient kept in one int8 per weight (the last four: no '
         'float state per weight)')
+    add('--beta1', type=float, default=0.9,
+        help="Adam's first-moment decay, for DST's increments and the float parameters "
+        "(Lasagne's and the authors' 0.9): the increments average the gradient over about "
+        '1/(1-beta1) steps')
     add('--method', choices=list(methods.METHODS), default='gxnor',
         help='gxnor (this paper), fp (full precision, ReLU) or a compared method: '
         'weights and activations as listed in methods.py')
@@ -827,7 +839,8 @@ def _validate(args):
               (args.w_bits >= 1 and args.a_bits >= 1, '--w-bits and --a-bits must be >= 1'),
               (0 <= args.ttq_threshold < 1 and 0 <= args.syq_eta < 1,
                '--ttq-threshold and --syq-eta must be in [0, 1)'),
-              (args.tbn_delta >= 0, '--tbn-delta must be >= 0')]
+              (args.tbn_delta >= 0, '--tbn-delta must be >= 0'),
+              (0 <= args.beta1 < 1, '--beta1 must be in [0, 1)')]
     for ok, message in checks:
         if not ok:
             raise UsageError(message)

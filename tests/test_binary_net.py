@@ -106,6 +106,52 @@ def test_sgd_dst_keeps_no_float_state_per_weight():
 
 
 
+def test_beta1_is_adams_first_moment_decay_for_dst_and_the_float_parameters():
+    """One step from zero moments: m = (1 - beta1) g, for the discrete weights' Adam-DST
+    and for the biases' Adam alike, so beta1 = 0.5 gives 5 times beta1 = 0.9's m."""
+    input_var, target_var = T.matrix(), T.matrix()
+    net = lasagne.layers.InputLayer((None, 20), input_var)
+    net = gxnor_layers.DiscreteDenseLayer(net, 10)
+    loss = binary_net.squared_hinge_loss(lasagne.layers.get_output(net), target_var)
+    rng = np.random.RandomState(0)
+    X = rng.randn(8, 20).astype(theano.config.floatX)
+    Y = binary_net.pm1_targets(rng.randint(0, 10, 8), 10)
+    moments = {}
+    for beta1 in (0.9, 0.5):
+        updates = binary_net.build_updates(loss, net, 0.1, beta1=beta1)
+        first = [v for v in updates if v.name == 'adam_m']
+        assert sorted(v.get_value().size for v in first) == [10, 200]   # b, then W
+        moments[beta1] = theano.function([input_var, target_var],
+                                         [updates[v] for v in first])(X, Y)
+    for m9, m5 in zip(moments[0.9], moments[0.5]):
+        assert np.abs(m9).max() > 0
+        assert np.allclose(m5, 5 * m9, rtol=1e-5, atol=1e-7)
+
+
+def test_a_flag_added_later_keeps_earlier_runs_names_so_they_resume():
+    """--beta1 came after the committed runs: at its default every committed run's
+    config and name (which the same command resumes under) are what they were; another
+    value is another run, with beta1 in its config."""
+    import glob
+    import cifar10
+    import mnist
+    paths = sorted(glob.glob(os.path.join(ROOT, 'weights', '*.results.json')))
+    assert len(paths) >= 2
+    for path in paths:
+        with open(path) as f:
+            saved = json.load(f)
+        experiment = cifar10.EXPERIMENT if saved['run'].startswith('cifar10') else \
+            mnist.EXPERIMENT
+        args = binary_net.parse_args(experiment, [])
+        vars(args).update(saved['config'])
+        assert args.beta1 == 0.9
+        assert json.dumps(binary_net.run_config(args), sort_keys=True) == \
+            json.dumps(saved['config'], sort_keys=True)
+        assert binary_net.default_run_name(experiment.name, args) == saved['run']
+        args.beta1 = 0.99
+        assert binary_net.run_config(args)['beta1'] == 0.99
+        assert binary_net.default_run_name(experiment.name, args) != saved['run']
+
 def test_int8_momentum_packed_in_the_weight_byte_trains_as_with_a_separate_momentum():
     """Same seed, same steps: int8 storage (index and momentum in one byte) and float
     storage (an int8 momentum of its own) give the same weights and momenta exactly."""
@@ -234,6 +280,7 @@ def test_resume_check_compares_as_saved_so_tuples_match_their_json_lists():
     (['--a', 'inf'], '--a must be a finite number, got inf'),
     (['--m', 'nan'], '--m must be a finite number, got nan'),
     (['--bn-epsilon=-inf'], '--bn-epsilon must be a finite number, got -inf'),
+    (['--beta1', '1'], '--beta1 must be in [0, 1)'),
 ])
 def test_bad_input_gives_one_line_and_exit_2(tiny, capsys, flags, message):
     experiment, common, _ = tiny
