@@ -273,10 +273,9 @@ def _missing_package(name, err):
     cifar10.py`` outside the project's environments), and exit status 2."""
     sys.stderr.write('%s: error: %s is not installed for %s (%s): use the environment '
                      'that `make venv311` (or `make venv27`) builds, e.g. '
-                     '.venv311/bin/python %s, or pip install -r requirements.txt\n'
+                     '.venv311/bin/python %s.py, or pip install -r requirements.txt\n'
                      % (_script_name(), name, sys.executable or 'this Python', err,
-                        os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else
-                        'cifar10.py'))
+                        _script_name()))
     sys.exit(2)
 
 

@@ -105,7 +105,6 @@ def test_sgd_dst_keeps_no_float_state_per_weight():
         binary_net.build_updates(loss, net, 0.1, update='rmsprop')
 
 
-
 def test_beta1_is_adams_first_moment_decay_for_dst_and_the_float_parameters():
     """One step from zero moments: m = (1 - beta1) g, for the discrete weights' Adam-DST
     and for the biases' Adam alike, so beta1 = 0.5 gives 5 times beta1 = 0.9's m."""
@@ -151,6 +150,7 @@ def test_a_flag_added_later_keeps_earlier_runs_names_so_they_resume():
         args.beta1 = 0.99
         assert binary_net.run_config(args)['beta1'] == 0.99
         assert binary_net.default_run_name(experiment.name, args) != saved['run']
+
 
 def test_int8_momentum_packed_in_the_weight_byte_trains_as_with_a_separate_momentum():
     """Same seed, same steps: int8 storage (index and momentum in one byte) and float
