@@ -69,8 +69,9 @@ from progress import Progress
 from run_files import layer_params, save_model
 
 __all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_loss',
-           'build_updates', 'compile_functions', 'keep_freed_memory', 'trained_state_bytes',
-           'learning_rate', 'save_model', 'UsageError', 'TrainingDiverged', 'EXIT_STATUS']
+           'build_updates', 'compile_functions', 'compile_functions_for', 'keep_freed_memory',
+           'trained_state_bytes', 'learning_rate', 'save_model', 'UsageError',
+           'TrainingDiverged', 'EXIT_STATUS']
 
 # Increment rules for DST (--update); all but 'adam' keep no float state per weight.
 UPDATES = ('adam', 'sgd', 'layer-rms', 'unit-rms', 'int8-momentum')
@@ -84,9 +85,10 @@ class TrainingDiverged(Exception):
     """The training loss became NaN or infinite: exit status 3."""
 
 
-# What the process exits with, by what stopped it (SIGTERM: 128 + 15, as the shell says).
+# What the process exits with, by what stopped it (a signal: 128 + its number, as the shell says).
 EXIT_STATUS = OrderedDict([('bad input', 2), ('training diverged', 3),
-                           ('cannot write (disk full)', 4), ('Ctrl-C', 130), ('SIGTERM', 143)])
+                           ('cannot write (disk full)', 4), ('Ctrl-C', 130), ('SIGHUP', 129),
+                           ('SIGTERM', 143)])
 
 
 class Experiment(object):
@@ -228,6 +230,16 @@ def compile_functions(network, input_var, update='adam', m=3.0, seed=1234, beta1
     state = [v for v in updates if v not in params]
     state += [item[0] for item in srng.state_updates if item[0] not in state]
     return train_fn, eval_fn, state
+
+
+def compile_functions_for(network, input_var, args):
+    """:func:`compile_functions` with the update rule, m, seed and beta1 of ``args``.
+
+    What every script and tool calls, so that a flag that shapes the update
+    reaches each of them (``args`` from :func:`parse_args`).
+    """
+    return compile_functions(network, input_var, args.update, args.m, seed=args.seed,
+                             beta1=args.beta1)
 
 
 # glibc's mallopt parameters.
@@ -616,8 +628,7 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
     network = experiment.build_network(input_var, args)
     started = time.time()
     keep_freed_memory()   # the same numbers, fewer page faults per step
-    train_fn, eval_fn, state = compile_functions(network, input_var, args.update, args.m,
-                                                 seed=args.seed, beta1=args.beta1)
+    train_fn, eval_fn, state = compile_functions_for(network, input_var, args)
     print('  compiled in %.1fs' % (time.time() - started))
     weights, activations = methods.bits_label(args)
     facts = dict(method=args.method, weight_bits=weights, activation_bits=activations,
@@ -978,11 +989,11 @@ def main(experiment, argv=None, num_epochs=None, **overrides):
 
     Returns the summary dict.  Every failure is one line on stderr and an exit
     status (``EXIT_STATUS``): 2 bad input, 3 the training diverged, 4 a file
-    could not be written (disk full), 130 Ctrl-C, 143 SIGTERM (which stops the
-    run as Ctrl-C does).
+    could not be written (disk full), 130 Ctrl-C, 143 SIGTERM and 129 SIGHUP (which
+    stop the run as Ctrl-C does; a SIGHUP ignored under ``nohup`` stays ignored).
     """
     status = {}
-    previous = run_guard.stop_on_sigterm()
+    previous = run_guard.stop_on_signals()
     try:
         notes = []
         args = parse_args(experiment, argv, notes, epochs=num_epochs, **overrides)
@@ -991,12 +1002,15 @@ def main(experiment, argv=None, num_epochs=None, **overrides):
         print_hyperparameters(args, gxnor_device.check_device())
         return run(experiment, args, status)
     except KeyboardInterrupt as err:
-        sys.stdout.flush()
         name = getattr(err, 'signal_name', None)
-        # On a terminal the line starts below the progress line and the echoed ^C;
-        # in a log or a pipe it is the only line.
-        print('%s%s: %s' % ('\n' if _isatty(sys.stderr) else '', experiment.name,
-                            interrupted_message(status, argv, name)), file=sys.stderr)
+        try:
+            sys.stdout.flush()
+            # On a terminal the line starts below the progress line and the echoed ^C;
+            # in a log or a pipe it is the only line.
+            print('%s%s: %s' % ('\n' if _isatty(sys.stderr) else '', experiment.name,
+                                interrupted_message(status, argv, name)), file=sys.stderr)
+        except (IOError, OSError):   # after SIGHUP the terminal may be gone (EIO)
+            pass
         sys.exit(EXIT_STATUS[name or 'Ctrl-C'])
     except (UsageError, datasets.DataError, gxnor_device.DeviceError) as err:
         print('%s: error: %s' % (experiment.name, err), file=sys.stderr)
@@ -1011,5 +1025,5 @@ def main(experiment, argv=None, num_epochs=None, **overrides):
               file=sys.stderr)
         sys.exit(EXIT_STATUS['training diverged'])
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous:
+            signal.signal(signum, handler)

@@ -6,10 +6,12 @@ then a rename); this module holds what goes around those writes:
 * :class:`RunLock`: one process per run.  A lock (``flock``) on the file
   ``.lock`` in the run's folder, held while the run trains and released by
   the system when the process ends, however it ends (``kill -9`` too).
-* :func:`stop_on_sigterm`: SIGTERM (what batch schedulers send before they
-  kill a job) stops a run as Ctrl-C does, with the same line.
-* :func:`interrupts_held`: Ctrl-C or SIGTERM during the writes that end an
-  epoch takes effect once they are done, so those files always agree.
+* :func:`stop_on_signals`: SIGTERM (what batch schedulers send before they
+  kill a job) and SIGHUP (the terminal closed, the ssh link dropped) stop a
+  run as Ctrl-C does, with the same line; a SIGHUP that ``nohup`` told the
+  run to ignore stays ignored.
+* :func:`interrupts_held`: Ctrl-C, SIGTERM or SIGHUP during the writes that
+  end an epoch takes effect once they are done, so those files always agree.
 * :func:`remove_stale_temporaries`: the temporary files that a killed
   process left behind, removed by the next run of the same command.
 * :func:`read_progress`: a checkpoint's progress record, or why it cannot be
@@ -51,7 +53,7 @@ import zlib
 import numpy as np
 
 __all__ = ['Interrupted', 'RunInProgress', 'CheckpointError', 'WriteError', 'RunLock',
-           'LOCK_NAME', 'stop_on_sigterm', 'interrupts_held', 'temporary_prefix',
+           'LOCK_NAME', 'stop_on_signals', 'interrupts_held', 'temporary_prefix',
            'remove_stale_temporaries', 'make_folders', 'remove_folders', 'read_progress',
            'decode_json', 'software_versions', 'version_change']
 
@@ -132,20 +134,52 @@ class RunLock(object):
 
 # ---------------------------------------------------------------- signals
 
+# Signals that stop a run as Ctrl-C does, by name (the name goes into the line it prints).
+STOP_SIGNALS = ('SIGTERM', 'SIGHUP')
+
+
 def _raise_interrupted(signum, frame):
-    raise Interrupted('SIGTERM')
+    raise Interrupted(_signal_name(signum))
 
 
-def stop_on_sigterm():
-    """Make SIGTERM raise :class:`Interrupted` (a KeyboardInterrupt) in the main thread.
+def _signal_name(signum):
+    for name in STOP_SIGNALS:
+        if getattr(signal, name) == signum:
+            return name
+    return 'signal %d' % signum
 
-    Returns the previous handler, for :func:`signal.signal` to put back; None
-    outside the main thread, where signals cannot be handled.
+
+def stop_on_signals():
+    """Make SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt) in the main thread.
+
+    A signal the process was started ignoring (SIGHUP under ``nohup``) is left
+    ignored.  Returns ``(signal number, previous handler)`` pairs, for
+    :func:`signal.signal` to put back; none outside the main thread, where
+    signals cannot be handled.
+
+    Examples
+    --------
+    Under ``nohup`` SIGHUP is ignored, and stays so:
+
+    >>> ignored = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    >>> previous = stop_on_signals()
+    >>> [_signal_name(signum) for signum, _ in previous]
+    ['SIGTERM']
+    >>> signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    True
+    >>> for signum, handler in previous + [(signal.SIGHUP, ignored)]:
+    ...     _ = signal.signal(signum, handler)
     """
-    try:
-        return signal.signal(signal.SIGTERM, _raise_interrupted)
-    except ValueError:
-        return None
+    previous = []
+    for name in STOP_SIGNALS:
+        signum = getattr(signal, name)
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            continue
+        try:
+            previous.append((signum, signal.signal(signum, _raise_interrupted)))
+        except ValueError:   # not the main thread
+            break
+    return previous
 
 
 _held = []   # non-empty while interrupts_held() is active: nested uses hold nothing more
@@ -153,7 +187,7 @@ _held = []   # non-empty while interrupts_held() is active: nested uses hold not
 
 @contextlib.contextmanager
 def interrupts_held():
-    """Hold Ctrl-C and SIGTERM during the block; a signal that came is acted on after it.
+    """Hold Ctrl-C, SIGTERM and SIGHUP during the block; a signal that came is acted on after it.
 
     So the files an epoch ends with are written all or none, and Python never
     finalises a half-written archive (the ``Exception ignored`` lines).  Does
@@ -163,7 +197,7 @@ def interrupts_held():
         yield
         return
     received = []
-    signals = (signal.SIGINT, signal.SIGTERM)
+    signals = (signal.SIGINT,) + tuple(getattr(signal, name) for name in STOP_SIGNALS)
     try:
         previous = [signal.signal(s, lambda signum, frame: received.append(signum))
                     for s in signals]

@@ -127,6 +127,32 @@ def test_beta1_is_adams_first_moment_decay_for_dst_and_the_float_parameters():
         assert np.allclose(m5, 5 * m9, rtol=1e-5, atol=1e-7)
 
 
+def test_compile_functions_for_takes_the_update_rule_and_beta1_from_the_flags():
+    """What every script and tool compiles through: --update and --beta1 reach the step
+    (DST by SGD keeps no moment for W, the float biases keep Adam's; after one step from
+    zero moments, beta1 = 0.5 leaves 5 times beta1 = 0.9's m)."""
+    import mnist
+    rng = np.random.RandomState(0)
+    X = rng.randn(8, 20).astype(theano.config.floatX)
+    Y = binary_net.pm1_targets(rng.randint(0, 10, 8), 10)
+    lr = np.asarray(0.1, dtype=theano.config.floatX)
+    moments = {}
+    for flags in (['--update', 'sgd'], [], ['--beta1', '0.5']):
+        args = binary_net.parse_args(mnist.EXPERIMENT, flags)
+        input_var = T.matrix()
+        lasagne.random.set_rng(np.random.RandomState(1))
+        net = gxnor_layers.DiscreteDenseLayer(lasagne.layers.InputLayer((None, 20), input_var),
+                                              10)
+        train_fn, _, state = binary_net.compile_functions_for(net, input_var, args)
+        train_fn(X, Y, lr)
+        moments[args.update, args.beta1] = [v.get_value() for v in state if v.name == 'adam_m']
+    sizes = dict((key, sorted(m.size for m in value)) for key, value in moments.items())
+    assert sizes == {('sgd', 0.9): [10], ('adam', 0.9): [10, 200], ('adam', 0.5): [10, 200]}
+    for m9, m5 in zip(moments['adam', 0.9], moments['adam', 0.5]):
+        assert np.abs(m9).max() > 0
+        assert np.allclose(m5, 5 * m9, rtol=1e-5, atol=1e-7)
+
+
 def test_a_flag_added_later_keeps_earlier_runs_names_so_they_resume():
     """--beta1 came after the committed runs: at its default every committed run's
     config and name (which the same command resumes under) are what they were; another
@@ -571,7 +597,7 @@ def test_contradictory_flags_give_a_warning_each(flags, notes):
     assert found == notes
 
 
-def test_sigterm_stops_as_ctrl_c_does_and_a_second_copy_is_refused(mnist_dir, tmp_path):
+def test_sigterm_and_sighup_stop_as_ctrl_c_does_and_a_second_copy_is_refused(mnist_dir, tmp_path):
     import fcntl
     from binary_net import shell_quote
     command = mnist_command(mnist_dir, tmp_path)
@@ -608,6 +634,22 @@ def test_sigterm_stops_as_ctrl_c_does_and_a_second_copy_is_refused(mnist_dir, tm
     assert not [n for n in os.listdir(folder) if n.startswith('.tmp-')]
     with open(os.path.join(folder, '.lock')) as lock:   # freed by the process's end
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    # The same command resumes; a closed terminal (SIGHUP) stops it as SIGTERM did.
+    # SIGHUP as a terminal sends it, even where this test runs under nohup.
+    log = open(str(tmp_path / 'log2.txt'), 'w+')
+    third = subprocess.Popen(command, stdout=log, stderr=subprocess.PIPE, cwd=str(tmp_path),
+                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+    while ': minibatch' not in open(str(tmp_path / 'log2.txt')).read():
+        assert third.poll() is None and time.time() < deadline + 120, 'it never resumed'
+        time.sleep(0.2)
+    third.send_signal(signal.SIGHUP)
+    err = third.communicate()[1].decode('utf-8')
+    log.close()
+    lines = [l for l in err.splitlines() if not l.startswith('INFO (theano.')]
+    assert third.returncode == 129 and len(lines) == 1, err
+    assert lines[0].startswith('mnist: interrupted by SIGHUP at epoch ')
+    assert 'Resuming' in open(str(tmp_path / 'log2.txt')).read()
+    assert not [n for n in os.listdir(folder) if n.startswith('.tmp-')]
 
 
 def test_full_disk_on_a_small_filesystem(mnist_dir, tmp_path):

@@ -98,7 +98,7 @@ def compiled_small(method, *flags):
     args = binary_net.parse_args(FLAGS_ONLY, ['--method', method] + list(flags))
     input_var = T.tensor4()
     network = build_small_network(input_var, args)
-    return network, binary_net.compile_functions(network, input_var, args.update)
+    return network, binary_net.compile_functions_for(network, input_var, args)
 
 
 def test_binaryconnect_hidden_weights_stay_clipped(mnist_data):

@@ -59,16 +59,46 @@ def test_interrupts_held_wait_for_the_end_of_the_block(tmp_path):
     finally:
         signal.signal(signal.SIGINT, ignored_or_not)
     assert done == ['inner', 'outer']
-    previous = run_guard.stop_on_sigterm()
+    # SIGHUP as a closed terminal sends it, even where this test runs under nohup.
+    hangup = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    previous = run_guard.stop_on_signals()
     try:
-        with pytest.raises(run_guard.Interrupted) as info:
-            with run_guard.interrupts_held():
-                os.kill(os.getpid(), signal.SIGTERM)
-                done.append('written')
-        assert info.value.signal_name == 'SIGTERM' and done[-1] == 'written'
-        assert isinstance(info.value, KeyboardInterrupt)   # handled as Ctrl-C is
+        for signum, name in [(signal.SIGTERM, 'SIGTERM'), (signal.SIGHUP, 'SIGHUP')]:
+            with pytest.raises(run_guard.Interrupted) as info:
+                with run_guard.interrupts_held():
+                    os.kill(os.getpid(), signum)
+                    done.append('written')
+            assert info.value.signal_name == name and done[-1] == 'written'
+            assert isinstance(info.value, KeyboardInterrupt)   # handled as Ctrl-C is
+            with pytest.raises(run_guard.Interrupted) as info:   # outside the block: at once
+                os.kill(os.getpid(), signum)
+                done.append('not reached')
+            assert info.value.signal_name == name and done[-1] == 'written'
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous + [(signal.SIGHUP, hangup)]:
+            signal.signal(signum, handler)
+
+
+# A process that takes the stop signals, then gets a SIGHUP while it holds interrupts
+# and another after: what it prints says whether it survived both.
+HANGUP_TWICE = ('import os, signal, sys; sys.path.insert(0, %r); import run_guard\n'
+                'run_guard.stop_on_signals()\n'
+                'with run_guard.interrupts_held():\n    os.kill(os.getpid(), signal.SIGHUP)\n'
+                'os.kill(os.getpid(), signal.SIGHUP)\nprint("trained on")\n' % ROOT)
+
+
+def test_a_run_started_under_nohup_ignores_sighup(tmp_path):
+    # The real nohup (coreutils), as a user starts a long run.
+    proc = subprocess.Popen(['nohup', sys.executable, '-c', HANGUP_TWICE], cwd=str(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate()
+    assert proc.returncode == 0 and out.decode('utf-8') == 'trained on\n', err
+    # Without nohup the same process stops at the first SIGHUP, once the block is done.
+    proc = subprocess.Popen([sys.executable, '-c', HANGUP_TWICE], cwd=str(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+    out, err = proc.communicate()
+    assert proc.returncode != 0 and out == b'' and b'Interrupted: SIGHUP' in err, err
 
 
 def test_stale_temporaries_of_the_run_only(tmp_path):

@@ -116,8 +116,7 @@ def build_step(script, argv):
     import lasagne
     import binary_net
     network, input_var, args = build_network(script, argv)
-    train_fn, _, state = binary_net.compile_functions(network, input_var, args.update,
-                                                      args.m, seed=args.seed, beta1=args.beta1)
+    train_fn, _, state = binary_net.compile_functions_for(network, input_var, args)
     shape = lasagne.layers.get_all_layers(network)[0].shape[1:]
     return train_fn, binary_net.layer_params(network), state, shape
 

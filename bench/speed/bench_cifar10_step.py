@@ -170,8 +170,7 @@ def _child(widths, batch, steps, profile, keep):
     network, input_var, args = gpu_step.build_network(
         'cifar10', ['--batch-size', str(batch), '--widths', widths])
     started = time.time()
-    train_fn, _, _ = binary_net.compile_functions(network, input_var, args.update, args.m,
-                                                  seed=args.seed)
+    train_fn, _, _ = binary_net.compile_functions_for(network, input_var, args)
     compile_seconds = time.time() - started
     weight_shapes = set(tuple(layer.W.get_value().shape)
                         for layer in gxnor_layers.discrete_layers(network))
