@@ -249,7 +249,7 @@ def _import_theano():
     try:
         import theano  # noqa: F401
     except ImportError as err:
-        _missing_package('Theano', err)
+        _missing_package('Theano', err, installed=not _names_module(err, 'theano'))
     except ValueError as err:
         flags = os.environ.get('THEANO_FLAGS', '')
         device = _flag_value('device', flags)
@@ -266,16 +266,30 @@ def _import_theano():
                 str(err).split()))
         sys.stderr.write('%s: error: %s\n' % (_script_name(), message))
         sys.exit(2)
+    except Exception as err:   # e.g. a NumPy too new for it (AttributeError)
+        _missing_package('Theano', err, installed=True)
 
 
-def _missing_package(name, err):
+def _names_module(err, module):
+    """Whether ImportError ``err`` says that ``module`` itself is missing (not a module it
+    imports): Python 3 names it, Python 2 only words it."""
+    name = getattr(err, 'name', None)
+    if name is not None:
+        return name == module
+    return str(err) in ('No module named %s' % module, "No module named '%s'" % module)
+
+
+def _missing_package(name, err, installed=False):
     """One ``error:`` line for a Python without ``name`` (a user who ran ``python3
-    cifar10.py`` outside the project's environments), and exit status 2."""
-    sys.stderr.write('%s: error: %s is not installed for %s (%s): use the environment '
-                     'that `make venv311` (or `make venv27`) builds, e.g. '
-                     '.venv311/bin/python %s.py, or pip install -r requirements.txt\n'
-                     % (_script_name(), name, sys.executable or 'this Python', err,
-                        _script_name()))
+    cifar10.py`` outside the project's environments), or where ``installed`` whose
+    ``name`` fails on an import of its own (a dependency missing or of another
+    version), and exit status 2."""
+    problem = ('is installed for %s but cannot be imported' if installed else
+               'is not installed for %s') % (sys.executable or 'this Python')
+    sys.stderr.write('%s: error: %s %s (%s): use the environment that `make venv311` (or '
+                     '`make venv27`) builds, e.g. .venv311/bin/python %s.py, or pip install '
+                     '-r requirements.txt\n' % (_script_name(), name, problem,
+                                                 ' '.join(str(err).split()), _script_name()))
     sys.exit(2)
 
 

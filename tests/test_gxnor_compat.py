@@ -95,32 +95,45 @@ def test_flags_theano_refuses_are_one_line_before_anything_else(tmp_path):
 
 def test_a_python_without_theano_or_lasagne_is_one_line(tmp_path):
     """``python3 cifar10.py`` outside the project's environments: one error line naming
-    the missing package and the environment to use, exit status 2, no traceback."""
+    the missing package and the environment to use, exit status 2, no traceback; the
+    same where Theano is there but fails on an import of its own or on its NumPy."""
     import os
     import subprocess
     import sys
     from conftest import ROOT
-    shadow = tmp_path / 'shadow' / 'theano'
-    shadow.mkdir(parents=True)
-    (shadow / '__init__.py').write_text(u"raise ImportError('No module named theano')\n")
     script = os.path.join(ROOT, 'cifar10.py')
+
+    def shadow_theano(folder, raises):
+        package = tmp_path / folder / 'theano'
+        package.mkdir(parents=True)
+        (package / '__init__.py').write_text(u'raise %s\n' % raises)
+        return dict(os.environ, PYTHONPATH=str(tmp_path / folder))
+
     # Lasagne hidden the way Python hides a module it must not import: None in sys.modules.
     hide_lasagne = ("import sys, runpy; sys.modules['lasagne'] = None; sys.path.insert(0, %r); "
                     "sys.argv = [%r, '--help']; runpy.run_path(%r, run_name='__main__')"
                     % (ROOT, script, script))
     runs = (([sys.executable, script, '--help'],
-             dict(os.environ, PYTHONPATH=str(tmp_path / 'shadow')), 'Theano'),
-            ([sys.executable, '-c', hide_lasagne], dict(os.environ), 'Lasagne'))
-    for command, env, name in runs:
+             shadow_theano('absent', "ImportError('No module named theano')"),
+             'Theano is not installed for %s (No module named theano)'),
+            ([sys.executable, '-c', hide_lasagne], dict(os.environ),
+             'Lasagne is not installed for %s'),
+            ([sys.executable, script, '--help'],
+             shadow_theano('broken', "ImportError('No module named six')"),
+             'Theano is installed for %s but cannot be imported (No module named six)'),
+            ([sys.executable, script, '--help'],
+             shadow_theano('numpy', "AttributeError(\"module 'numpy' has no attribute 'bool'\")"),
+             "Theano is installed for %s but cannot be imported (module 'numpy' has no "
+             "attribute 'bool')"))
+    for command, env, says in runs:
         proc = subprocess.Popen(command, cwd=str(tmp_path), env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = proc.communicate()
         lines = err.decode('utf-8').strip().splitlines()
         assert proc.returncode == 2 and out == b'' and len(lines) == 1, err
-        assert lines[0].startswith('cifar10: error: %s is not installed for %s'
-                                   % (name, sys.executable)), lines[0]
+        assert lines[0].startswith('cifar10: error: ' + says % sys.executable), lines[0]
         assert '.venv311/bin/python cifar10.py' in lines[0], lines[0]
-    assert sorted(os.listdir(str(tmp_path))) == ['shadow']
+    assert sorted(os.listdir(str(tmp_path))) == ['absent', 'broken', 'numpy']
 
 
 def test_gpu_start_reason_is_the_last_line_theano_logged(monkeypatch):
