@@ -294,13 +294,15 @@ def _missing_package(name, err, installed=False):
 
 
 def _require_lasagne():
-    """Lasagne must be there before a script builds its network; checked without
-    importing it, which must wait until the ``downsample`` shim is in place."""
-    import pkgutil
-    # None in sys.modules is Python's way of saying "not importable" (Python 2's
-    # find_loader does not look there).
-    if sys.modules.get('lasagne', False) is None or pkgutil.find_loader('lasagne') is None:
-        _missing_package('Lasagne', "No module named 'lasagne'")
+    """Import Lasagne, which must wait until the ``downsample`` shim is in place: one
+    ``error:`` line where it is missing or fails on an import of its own."""
+    try:
+        import lasagne  # noqa: F401
+    except ImportError as err:
+        # (None in sys.modules, Python's "not importable", raises ImportError too.)
+        _missing_package('Lasagne', err, installed=not _names_module(err, 'lasagne'))
+    except Exception as err:   # e.g. a Theano it does not fit
+        _missing_package('Lasagne', err, installed=True)
 
 
 if 'theano' not in sys.modules:

@@ -96,15 +96,16 @@ def test_flags_theano_refuses_are_one_line_before_anything_else(tmp_path):
 def test_a_python_without_theano_or_lasagne_is_one_line(tmp_path):
     """``python3 cifar10.py`` outside the project's environments: one error line naming
     the missing package and the environment to use, exit status 2, no traceback; the
-    same where Theano is there but fails on an import of its own or on its NumPy."""
+    same where Theano or Lasagne is there but fails on an import of its own or on its
+    NumPy or Theano."""
     import os
     import subprocess
     import sys
     from conftest import ROOT
     script = os.path.join(ROOT, 'cifar10.py')
 
-    def shadow_theano(folder, raises):
-        package = tmp_path / folder / 'theano'
+    def shadow(folder, raises, module='theano'):
+        package = tmp_path / folder / module
         package.mkdir(parents=True)
         (package / '__init__.py').write_text(u'raise %s\n' % raises)
         return dict(os.environ, PYTHONPATH=str(tmp_path / folder))
@@ -114,17 +115,26 @@ def test_a_python_without_theano_or_lasagne_is_one_line(tmp_path):
                     "sys.argv = [%r, '--help']; runpy.run_path(%r, run_name='__main__')"
                     % (ROOT, script, script))
     runs = (([sys.executable, script, '--help'],
-             shadow_theano('absent', "ImportError('No module named theano')"),
+             shadow('absent', "ImportError('No module named theano')"),
              'Theano is not installed for %s (No module named theano)'),
             ([sys.executable, '-c', hide_lasagne], dict(os.environ),
              'Lasagne is not installed for %s'),
             ([sys.executable, script, '--help'],
-             shadow_theano('broken', "ImportError('No module named six')"),
+             shadow('broken', "ImportError('No module named six')"),
              'Theano is installed for %s but cannot be imported (No module named six)'),
             ([sys.executable, script, '--help'],
-             shadow_theano('numpy', "AttributeError(\"module 'numpy' has no attribute 'bool'\")"),
+             shadow('numpy', "AttributeError(\"module 'numpy' has no attribute 'bool'\")"),
              "Theano is installed for %s but cannot be imported (module 'numpy' has no "
-             "attribute 'bool')"))
+             "attribute 'bool')"),
+            ([sys.executable, script, '--help'],
+             shadow('lasagne', "ImportError('cannot import name downsample')", 'lasagne'),
+             'Lasagne is installed for %s but cannot be imported (cannot import name '
+             'downsample)'),
+            ([sys.executable, script, '--help'],
+             shadow('lasagne-theano', "AttributeError(\"'module' has no attribute 'pool'\")",
+                    'lasagne'),
+             "Lasagne is installed for %s but cannot be imported ('module' has no attribute "
+             "'pool')"))
     for command, env, says in runs:
         proc = subprocess.Popen(command, cwd=str(tmp_path), env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -133,7 +143,8 @@ def test_a_python_without_theano_or_lasagne_is_one_line(tmp_path):
         assert proc.returncode == 2 and out == b'' and len(lines) == 1, err
         assert lines[0].startswith('cifar10: error: ' + says % sys.executable), lines[0]
         assert '.venv311/bin/python cifar10.py' in lines[0], lines[0]
-    assert sorted(os.listdir(str(tmp_path))) == ['absent', 'broken', 'numpy']
+    assert sorted(os.listdir(str(tmp_path))) == ['absent', 'broken', 'lasagne',
+                                                 'lasagne-theano', 'numpy']
 
 
 def test_gpu_start_reason_is_the_last_line_theano_logged(monkeypatch):
