@@ -248,8 +248,6 @@ def _import_theano():
     capture_init_errors()
     try:
         import theano  # noqa: F401
-    except ImportError as err:
-        _missing_package('Theano', err, installed=not _names_module(err, 'theano'))
     except ValueError as err:
         flags = os.environ.get('THEANO_FLAGS', '')
         device = _flag_value('device', flags)
@@ -266,8 +264,8 @@ def _import_theano():
                 str(err).split()))
         sys.stderr.write('%s: error: %s\n' % (_script_name(), message))
         sys.exit(2)
-    except Exception as err:   # e.g. a NumPy too new for it (AttributeError)
-        _missing_package('Theano', err, installed=True)
+    except Exception as err:   # not there, or e.g. a NumPy too new for it (AttributeError)
+        _missing_package('Theano', err)
 
 
 def _names_module(err, module):
@@ -279,11 +277,12 @@ def _names_module(err, module):
     return str(err) in ('No module named %s' % module, "No module named '%s'" % module)
 
 
-def _missing_package(name, err, installed=False):
-    """One ``error:`` line for a Python without ``name`` (a user who ran ``python3
-    cifar10.py`` outside the project's environments), or where ``installed`` whose
-    ``name`` fails on an import of its own (a dependency missing or of another
-    version), and exit status 2."""
+def _missing_package(name, err):
+    """One ``error:`` line for ``err``, raised by importing package ``name``, and exit
+    status 2: an ImportError naming the package itself is a Python without it (a user who
+    ran ``python3 cifar10.py`` outside the project's environments); any other error is the
+    package failing on an import of its own (a dependency missing or of another version)."""
+    installed = not (isinstance(err, ImportError) and _names_module(err, name.lower()))
     problem = ('is installed for %s but cannot be imported' if installed else
                'is not installed for %s') % (sys.executable or 'this Python')
     sys.stderr.write('%s: error: %s %s (%s): use the environment that `make venv311` (or '
@@ -298,11 +297,8 @@ def _require_lasagne():
     ``error:`` line where it is missing or fails on an import of its own."""
     try:
         import lasagne  # noqa: F401
-    except ImportError as err:
-        # (None in sys.modules, Python's "not importable", raises ImportError too.)
-        _missing_package('Lasagne', err, installed=not _names_module(err, 'lasagne'))
-    except Exception as err:   # e.g. a Theano it does not fit
-        _missing_package('Lasagne', err, installed=True)
+    except Exception as err:   # not there (None in sys.modules too), or a Theano it does not fit
+        _missing_package('Lasagne', err)
 
 
 if 'theano' not in sys.modules:
