@@ -47,7 +47,7 @@ CIFAR10_DIR ?= $(or $(GXNOR_CIFAR10_DIR),data/cifar10)
 # The CPU protocol: a quarter of the paper's widths, a = 1 and no augmentation (stated
 # departures; the authors' code trains unaugmented in effect), 26 epochs of batch 500
 # (README, CIFAR-10 on the CPU; docs/results.md says how it was chosen).
-CIFAR10_FLAGS ?= --widths 32,64,128,256 --epochs 26 --batch-size 500 --lr-start 0.02 --lr-end 0.002 --a 1 --no-augment
+CIFAR10_FLAGS ?= --widths 32,64,128,256 --epochs 26 --batch-size 500 --lr-start 0.03 --lr-end 0.003 --a 1 --no-augment
 # The CPU protocol (the authors' defaults are batch 10000, 4000 epochs), with one
 # departure from the paper's method: a = 1 (README, MNIST on the CPU).
 MNIST_FLAGS ?= --batch-size 1000 --epochs 120 --lr-start 0.1 --lr-end 0.0001 --a 1
