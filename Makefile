@@ -230,12 +230,17 @@ export_mnist = $(if $(MNIST_DIR),GXNOR_MNIST_DIR='$(abspath $(MNIST_DIR))')
 export_cifar10 = GXNOR_CIFAR10_DIR='$(abspath $(CIFAR10_DIR))'
 run_tests = $(export_mnist) $(export_cifar10) PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(TESTS)' bash tools/run-tests.sh
 
-# The GPU backend's check: on OpenCL (POCL) unless GPU_DEVICE names another.
+# The GPU backend's check: on OpenCL (POCL) unless GPU_DEVICE names another.  Its
+# own Theano compile folder: Theano locks its folder while it compiles a module, and
+# this suite runs beside the Python 3.11 one, which would otherwise share the folder
+# and wait for each other's compilations.
 GPU_DEVICE ?= opencl0:0
+GPU_COMPILEDIR_FORMAT := compiledir_%(short_platform)s-%(processor)s-%(python_version)s-%(python_bitwidth)s-gpu-suite
 run_gpu_tests = GXNOR_REQUIRE_GPU_BACKEND=1 GXNOR_GPU_DEVICE='$(GPU_DEVICE)' \
+	THEANO_FLAGS="$${THEANO_FLAGS:+$$THEANO_FLAGS,}compiledir_format=$(GPU_COMPILEDIR_FORMAT)" \
 	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS=tests/test_gpu_backend.py bash tools/run-tests.sh $(VENV_GPU)
 
-# The four suites of `make test`, TEST_JOBS at a time: each is mostly one core's
+# The five suites of `make test`, TEST_JOBS at a time: each is mostly one core's
 # work (pytest runs one test at a time, Theano compiles with one g++), so on two
 # cores two at a time take about half as long.  The longest start first; each
 # suite's report is printed whole when it ends.  TEST_JOBS=1: one after another.
@@ -244,7 +249,7 @@ TEST_JOBS ?= 2
 # <env>.xml; the summary lists the 15 slowest); TIMINGS_DIR= keeps none.
 TIMINGS_DIR ?= .test-timings
 export TIMINGS_DIR
-TEST_SUITES := test-suite-gpu test-suite-311 test-suite-27 test-suite-numpy2 test-suite-bench
+TEST_SUITES := test-suite-311 test-suite-27 test-suite-gpu test-suite-numpy2 test-suite-bench
 # The inference engine with NumPy 2: the test file of each engine module (named one
 # by one: tests/test_engine_vs_theano.py and the other *_vs_theano.py need Theano,
 # which .venv-numpy2 lacks), the facade's, the kernels', the engine bench's, and the

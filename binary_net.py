@@ -37,6 +37,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -48,7 +49,7 @@ try:
 except ImportError:  # Python 2
     from pipes import quote as shell_quote
 
-import gxnor_compat  # noqa: F401  (before theano and lasagne)
+import gxnor_compat  # before theano and lasagne
 import lasagne
 import numpy as np
 import theano
@@ -88,7 +89,7 @@ class TrainingDiverged(Exception):
 # What the process exits with, by what stopped it (a signal: 128 + its number, as the shell says).
 EXIT_STATUS = OrderedDict([('bad input', 2), ('training diverged', 3),
                            ('cannot write (disk full)', 4), ('Ctrl-C', 130), ('SIGHUP', 129),
-                           ('SIGTERM', 143)])
+                           ('SIGTERM', 143), ('output closed', 141)])
 
 
 class Experiment(object):
@@ -582,6 +583,7 @@ def run(experiment, args, status=None):
     status = {} if status is None else status
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
+    _check_compiler()
     data = experiment.load_data(args)
     for split, flag in (('train', 'train_size'), ('valid', 'val_size'), ('test', 'test_size')):
         if getattr(args, flag) > len(data[split][0]):
@@ -610,6 +612,56 @@ def run(experiment, args, status=None):
             run_guard.remove_folders(created, [run_guard.LOCK_NAME])
 
 
+def thread_count(environ=None):
+    """Threads the step runs on: OMP_NUM_THREADS (OpenMP's and OpenBLAS's count)
+    where set, else one per core, their default."""
+    environ = os.environ if environ is None else environ
+    try:
+        return max(1, int(environ.get('OMP_NUM_THREADS', '')))
+    except ValueError:
+        import multiprocessing
+        return multiprocessing.cpu_count()
+
+
+def _check_compiler():
+    """UsageError unless Theano found a C++ compiler: without one it falls back to
+    Python code, which its convolutions and random streams do not have."""
+    if not theano.config.cxx:
+        raise UsageError('Theano needs a C++ compiler (g++) to compile the training step and '
+                         'found none on PATH: install g++ (as root: make sysdeps, or '
+                         'apt-get install g++)')
+
+
+def _machine_memory():
+    """This machine's memory in bytes, or None where it cannot be read."""
+    try:
+        return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gib(nbytes):
+    return '%.3g GiB' % (nbytes / 2.0 ** 30)
+
+
+def _build_network(experiment, input_var, args):
+    """The experiment's network; a network too big for memory is a UsageError saying
+    how much one of its arrays needs against what the machine has."""
+    try:
+        return experiment.build_network(input_var, args)
+    except MemoryError as err:
+        shape, dtype = getattr(err, 'shape', None), getattr(err, 'dtype', None)
+        need = 'more memory than NumPy could allocate'
+        if shape is not None and dtype is not None:
+            need = '%s for one weight array of shape %s alone' % (
+                _gib(float(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize),
+                tuple(shape))
+        total = _machine_memory()
+        raise UsageError('the network does not fit in memory: it needs %s, and this machine '
+                         'has %s in all; choose a smaller network (--widths)'
+                         % (need, _gib(total) if total else 'less'))
+
+
 def _train(experiment, args, status, data, folder, checkpoint, model_path):
     """:func:`run`'s training, once the data are loaded and the run's lock is held."""
     (X_train, y_train), (X_val, y_val), (X_test, y_test) = data.values()
@@ -625,7 +677,7 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
 
     print('Building the network and compiling...')
     input_var = T.tensor4('inputs')
-    network = experiment.build_network(input_var, args)
+    network = _build_network(experiment, input_var, args)
     started = time.time()
     keep_freed_memory()   # the same numbers, fewer page faults per step
     train_fn, eval_fn, state = compile_functions_for(network, input_var, args)
@@ -648,6 +700,13 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
         status['saved_epoch'] = progress['next_epoch'] - 1
         print('Resuming %s after epoch %d' % (checkpoint, progress['next_epoch'] - 1))
     progress['versions'] = versions  # checkpoints from before 2026-12-05 have none
+    threads = thread_count()
+    if progress.get('threads', threads) != threads and progress['next_epoch'] <= args.epochs:
+        _warn(experiment.name, 'epochs up to %d ran with %d threads, and these run with %d: '
+              'float sums are added in another order, so the numbers will not be bit for bit '
+              "those of a run that never stopped (OMP_NUM_THREADS sets the count)"
+              % (progress['next_epoch'] - 1, progress['threads'], threads))
+    progress['threads'] = threads
 
     meta = dict(facts, dataset=experiment.name, run=args.run_name, config=config,
                 input_shape=list(X_train.shape[1:]), input_scaling='x*2/255-1',
@@ -676,15 +735,18 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
             progress['best_test'] = dict(epoch=epoch, test_err=test_err)
         progress['next_epoch'] = epoch + 1
         # Ctrl-C or SIGTERM here waits for the files of the epoch, written all or none.
+        # All of them or none (a full disk leaves the previous epoch's), the checkpoint last.
         with run_guard.interrupts_held():
+            files = []
             if val_err <= progress['best_val']['val_err']:
                 progress['best_val'] = dict(epoch=epoch, val_err=val_err, test_err=test_err)
                 save_model(model_path, network, dict(meta, epoch=epoch, val_err=val_err,
-                                                     test_err=test_err))
-            run_files.save_checkpoint(checkpoint, params, state, rng, progress)
-            status['saved_epoch'] = epoch
+                                                     test_err=test_err), files)
             run_files.write_results(folder, progress['history'],
-                                    _summary(args, progress, model_path, facts))
+                                    _summary(args, progress, model_path, facts), files)
+            run_files.save_checkpoint(checkpoint, params, state, rng, progress, files)
+            run_files.write_together(files)
+            status['saved_epoch'] = epoch
         print('Epoch %d of %d took %.1fs (training %.0f images/s)'
               % (epoch, args.epochs, record['seconds'], record['images_per_second']))
         print('  learning rate:                %.3g%s' % (lr, '  (snap epoch)' if epoch == 0
@@ -698,11 +760,28 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
         print(_best_line(progress))
         sys.stdout.flush()
     summary = _summary(args, progress, model_path, facts)
+    _repair_results(folder, progress, summary)
     print('Done. Test error at best validation epoch %d: %.2f%%; best test error (paper '
           'protocol) %.2f%% at epoch %d.\nModel: %s  Results: %s'
           % (summary['best_val_epoch'], summary['test_err_at_best_val'],
              summary['best_test_err'], summary['best_test_epoch'], model_path, folder))
     return summary
+
+
+def _repair_results(folder, progress, summary):
+    """Write results.json, .mat and curves.png again from the checkpoint's record when
+    results.json does not hold its history (damaged, or removed, in a finished run)."""
+    path = os.path.join(folder, 'results.json')
+    try:
+        with open(path) as handle:
+            if json.load(handle).get('history') == json.loads(json.dumps(progress['history'])):
+                return
+    except (IOError, OSError, ValueError, AttributeError):
+        pass
+    with run_guard.interrupts_held():
+        run_files.write_results(folder, progress['history'], summary)
+    print('Wrote %s (and results.mat, curves.png) again from the checkpoint: it was damaged '
+          'or missing' % path)
 
 
 def _summary(args, progress, model_path, facts):
@@ -823,15 +902,36 @@ def build_parser(experiment):
     return p
 
 
+# The largest values the flags take: beyond them Theano's graph or NumPy's
+# arithmetic overflows, or the staircase's 2^act-N thresholds never finish building.
+MAX_N = 16
+MAX_ACT_N = 8
+MAX_H = 1e6
+MAX_SEED = 2 ** 32 - 1
+
+
+def _plain_name(name):
+    """True for None or a name that stays one folder inside the results folder."""
+    return name is None or (re.match(r'^[A-Za-z0-9._-]+$', name) is not None and
+                            name not in (os.curdir, os.pardir))
+
+
 def _validate(args):
     for key, value in sorted(vars(args).items()):
         # inf passes every "> 0" below, and nan fails them with a misleading message.
         if isinstance(value, float) and not np.isfinite(value):
             raise UsageError('--%s must be a finite number, got %s' % (key.replace('_', '-'),
                                                                         value))
-    checks = [(args.N >= 0, '--N must be >= 0'), (args.act_N >= 0, '--act-N must be >= 0'),
+    checks = [(0 <= args.N <= MAX_N, '--N must be in 0..%d (2^N+1 weight states)' % MAX_N),
+              (0 <= args.act_N <= MAX_ACT_N,
+               '--act-N must be in 0..%d (2^act-N+1 activation levels, one threshold each)'
+               % MAX_ACT_N),
               (args.r > 0, '--r must be > 0'), (args.a > 0, '--a must be > 0'),
-              (args.H > 0, '--H must be > 0'), (args.m > 0, '--m must be > 0'),
+              (0 < args.H <= MAX_H, '--H must be in (0, %g]' % MAX_H),
+              (args.m > 0, '--m must be > 0'),
+              (0 <= args.seed <= MAX_SEED, '--seed must be in 0..%d (2^32 - 1)' % MAX_SEED),
+              (_plain_name(args.run_name), '--run-name must be a plain folder name (letters, '
+               'digits, ".", "_", "-"; not "." or ".."), got %r' % args.run_name),
               (args.epochs >= 1, '--epochs must be >= 1'),
               (args.batch_size >= 1, '--batch-size must be >= 1'),
               (args.eval_batch_size >= 1, '--eval-batch-size must be >= 1'),
@@ -896,6 +996,22 @@ def _flag_notes(given, args):
     return notes
 
 
+def _attach_negative_values(parser, argv):
+    """``argv`` with each value that starts with '-' joined to its flag ('--lr-end
+    -inf' -> '--lr-end=-inf'): argparse takes '-inf' or '-8,8,8,8' for a flag and
+    says 'expected one argument' instead of what is wrong with the value."""
+    takes_value = set(option for action in parser._actions if action.nargs is None
+                      for option in action.option_strings)
+    argv, out = list(argv), []
+    while argv:
+        word = argv.pop(0)
+        if (word in takes_value and argv and argv[0].startswith('-') and argv[0] != '--' and
+                argv[0].split('=')[0] not in parser._option_string_actions):
+            word = '%s=%s' % (word, argv.pop(0))
+        out.append(word)
+    return out
+
+
 def parse_args(experiment, argv=None, notes=None, **overrides):
     """Parse ``argv``; keyword overrides (e.g. ``epochs=1``) win over flags.
 
@@ -903,7 +1019,8 @@ def parse_args(experiment, argv=None, notes=None, **overrides):
     the flags given (see :func:`_flag_notes`).
     """
     parser = build_parser(experiment)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_negative_values(parser, sys.argv[1:] if argv is None
+                                                     else argv))
     for key, value in overrides.items():
         if value is not None:
             setattr(args, key, value)
@@ -984,6 +1101,14 @@ def write_failed_message(err, status, argv=None):
     return 'cannot write %s (%s); %s' % (err.filename, err.strerror, _what_is_safe(status, argv))
 
 
+def _stdout_to_devnull():
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, ValueError, IOError, OSError):   # replaced or closed streams
+        pass
+
+
 def main(experiment, argv=None, num_epochs=None, **overrides):
     """Command-line entry point of a dataset script.
 
@@ -993,6 +1118,7 @@ def main(experiment, argv=None, num_epochs=None, **overrides):
     stop the run as Ctrl-C does; a SIGHUP ignored under ``nohup`` stays ignored).
     """
     status = {}
+    gxnor_compat.end_of_start()
     previous = run_guard.stop_on_signals()
     try:
         notes = []
@@ -1024,6 +1150,18 @@ def main(experiment, argv=None, num_epochs=None, **overrides):
         print('%s: error: %s; the last checkpoint is kept' % (experiment.name, err),
               file=sys.stderr)
         sys.exit(EXIT_STATUS['training diverged'])
+    except (IOError, OSError) as err:
+        if err.errno not in (errno.EPIPE, errno.ENOSPC) or err.filename is not None:
+            raise
+        # The standard output failed: its reader is gone (`| head`), or it is a full
+        # device.  Nothing more can be printed there; later flushes must not fail.
+        _stdout_to_devnull()
+        if err.errno == errno.EPIPE:   # quiet, as `yes | head` is
+            sys.exit(EXIT_STATUS['output closed'])
+        print('%s: error: cannot write the output (%s); %s'
+              % (experiment.name, os.strerror(err.errno), _what_is_safe(status, argv)),
+              file=sys.stderr)
+        sys.exit(EXIT_STATUS['cannot write (disk full)'])
     finally:
         for signum, handler in previous:
             signal.signal(signum, handler)

@@ -37,8 +37,8 @@ def _widths(text):
     return widths
 
 
-def add_arguments(parser):
-    parser.add_argument('--widths', type=_widths, default=PAPER_WIDTHS,
+def add_arguments(parser, default_widths=PAPER_WIDTHS):
+    parser.add_argument('--widths', type=_widths, default=default_widths,
                         help='filters of the three conv stages and units of the hidden dense '
                         'layer (a narrower network is a departure from the paper)')
 

@@ -48,10 +48,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-try:
-    import cPickle as pickle
-except ImportError:
-    import pickle
+import safe_pickle
+
 try:
     from urllib.request import urlopen
     from http.client import HTTPException
@@ -231,32 +229,48 @@ def _fetch_svhn(names):
 
 # ---------------------------------------------------------------- MNIST
 
+# Items an IDX file may announce (MNIST's largest holds 60,000): a larger count is
+# a damaged or hostile header, refused before anything that size is read.
+_MAX_IDX_ITEMS = 10 ** 7
+
 def _read_idx(path, magic, item_shape, what):
-    """Return the uint8 array of an IDX file (plain or gzip) after checking it."""
+    """Return the uint8 array of an IDX file (plain or gzip) after checking it.
+
+    The header is read and checked first, and then at most the bytes it
+    announces (plus one, to tell a file that is too long), so that a huge or
+    endless file never fills the memory."""
+    header = 4 * (2 + len(item_shape))
     try:
         with (gzip.open if path.endswith('.gz') else open)(path, 'rb') as handle:
-            data = handle.read()
-    except (IOError, OSError, EOFError, zlib.error, struct.error) as err:
+            head = handle.read(header)
+            if len(head) < header:
+                raise DataError('datasets: %s is truncated: %d bytes, shorter than the %d-byte '
+                                'IDX header' % (path, len(head), header))
+            fields = struct.unpack('>%di' % (2 + len(item_shape)), head)
+            if fields[0] != magic:
+                # The magic number as its four bytes read (the header is big-endian).
+                raise DataError('datasets: %s is not an IDX file of %s: magic number 0x%08x, '
+                                'expected 0x%08x' % (path, what, fields[0] & 0xffffffff, magic))
+            if fields[2:] != item_shape:
+                raise DataError('datasets: %s holds %s of shape %s, expected %s'
+                                % (path, what, fields[2:], item_shape))
+            if not 0 <= fields[1] <= _MAX_IDX_ITEMS:
+                raise DataError('datasets: %s announces %d %s; an MNIST file holds at most '
+                                '%d' % (path, fields[1], what, _MAX_IDX_ITEMS))
+            size = fields[1] * int(np.prod(item_shape, dtype=np.int64))
+            if not path.endswith('.gz') and os.path.getsize(path) != header + size:
+                length = os.path.getsize(path) - header
+            else:
+                data = handle.read(size + 1)
+                length = len(data)
+    except (IOError, OSError, EOFError, zlib.error) as err:
         raise DataError('datasets: %s is corrupt or truncated (%s)'
                         % (path, ' '.join(str(err).split())))
-    header = 4 * (2 + len(item_shape))
-    if len(data) < header:
-        raise DataError('datasets: %s is truncated: %d bytes, shorter than the %d-byte '
-                        'IDX header' % (path, len(data), header))
-    fields = struct.unpack('>%di' % (2 + len(item_shape)), data[:header])
-    if fields[0] != magic:
-        # The magic number as its four bytes read (the header is big-endian).
-        raise DataError('datasets: %s is not an IDX file of %s: magic number 0x%08x, expected '
-                        '0x%08x' % (path, what, fields[0] & 0xffffffff, magic))
-    if fields[2:] != item_shape:
-        raise DataError('datasets: %s holds %s of shape %s, expected %s'
-                        % (path, what, fields[2:], item_shape))
-    expected = header + fields[1] * int(np.prod(item_shape, dtype=np.int64))
-    if len(data) != expected:
+    if length != size:
         raise DataError('datasets: %s is %s: expected %d bytes of %s, got %d'
-                        % (path, 'truncated' if len(data) < expected else 'too long',
-                           expected, what, len(data)))
-    return np.frombuffer(data, np.uint8, offset=header).reshape(fields[1:])
+                        % (path, 'truncated' if length < size else 'too long',
+                           header + size, what, header + length))
+    return np.frombuffer(data, np.uint8).reshape(fields[1:])
 
 
 def _mnist_part(folder, prefix):
@@ -317,12 +331,13 @@ def _read_cifar_batch(path):
     """Return (data, labels) of a CIFAR-10 batch pickled by Python 2 or 3."""
     try:
         with open(path, 'rb') as handle:
-            # latin1 turns Python 2 str (including NumPy's raw buffers) into
-            # text byte for byte, which is what NumPy expects when unpickling.
-            batch = (pickle.load(handle) if sys.version_info[0] < 3
-                     else pickle.load(handle, encoding='latin1'))
+            # Never pickle.load: a crafted batch would run its commands.
+            batch = safe_pickle.load(handle)
     except MemoryError:
         raise
+    except safe_pickle.RefusedPickle as err:
+        raise DataError('datasets: %s is not a CIFAR-10 batch: %s; refused, nothing in it '
+                        'was run' % (path, err))
     except Exception as err:
         raise DataError('datasets: %s is not a readable pickle, probably truncated or '
                         'corrupt (%s: %s)' % (path, type(err).__name__,

@@ -9,8 +9,9 @@
 
 Every file is written into memory, then to a temporary file renamed over
 the old one (:func:`atomic_write`): a run stopped at any moment, or a full
-disk, leaves the previous version intact.  :mod:`binary_net` calls these
-once per epoch.
+disk, leaves the previous version intact.  :mod:`binary_net` writes the
+files of an epoch together (``together=`` then :func:`write_together`): all
+of them or none.
 
 Examples
 --------
@@ -36,19 +37,48 @@ import gxnor_layers
 import model_format
 import run_guard
 
-__all__ = ['atomic_write', 'layer_params', 'save_model', 'save_checkpoint', 'load_checkpoint',
+__all__ = ['atomic_write', 'write_together', 'layer_params', 'save_model', 'save_checkpoint', 'load_checkpoint',
            'write_results']
 
 
-def atomic_write(path, write):
+def atomic_write(path, write, together=None):
     """Call ``write(binary_file)``, then put what it wrote at ``path`` atomically
     (a temporary file renamed); raises :class:`run_guard.WriteError` when the
     file cannot be written.
 
     ``write`` writes into memory first: a write that fails on the disk (full)
     then fails once, and leaves no half-written archive for Python to
-    finalise later with ``Exception ignored`` lines.
+    finalise later with ``Exception ignored`` lines.  With ``together`` (a
+    list), the file is only added to it, for :func:`write_together`.
     """
+    if together is not None:
+        together.append((path, write))
+        return
+    write_together([(path, write)])
+
+
+def write_together(files):
+    """Write each ``(path, write)`` of ``files`` as :func:`atomic_write` does, all
+    or none: every file goes to its temporary first, and only when all are
+    written are they renamed, in order.  A full disk leaves every old file as
+    it was, so the files of a run always describe the same epoch (put the
+    checkpoint last: a process killed between two renames resumes from the
+    epoch before, and writes the others again)."""
+    staged = []
+    try:
+        for path, write in files:
+            staged.append((_stage(path, write), path))
+    except BaseException:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        raise
+    for tmp, path in staged:
+        os.rename(tmp, path)
+
+
+def _stage(path, write):
+    """The temporary file beside ``path`` holding what ``write`` writes."""
     buffer = io.BytesIO()
     write(buffer)
     folder = os.path.dirname(os.path.abspath(path))
@@ -62,7 +92,7 @@ def atomic_write(path, write):
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private
-        os.rename(tmp, path)
+        return tmp
     except BaseException as err:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
@@ -100,7 +130,7 @@ def _param_key(layer, param):
     return param.name
 
 
-def save_model(path, network, meta):
+def save_model(path, network, meta, together=None):
     """Write the network in the ``gxnor-model`` format (atomically).
 
     Arrays '<layer>.<param>' hold float32 values (discrete weights as their
@@ -118,7 +148,7 @@ def save_model(path, network, meta):
             arrays[key] = np.asarray(param.get_value(), dtype=np.float32)
     info = model_format.stamp(meta, gxnor_layers.describe_network(network))
     arrays['__meta__'] = _json_array(info)
-    atomic_write(path, lambda out: np.savez_compressed(out, **arrays))
+    atomic_write(path, lambda out: np.savez_compressed(out, **arrays), together)
 
 
 def _rng_arrays(rng):
@@ -131,7 +161,7 @@ def _set_rng(rng, data):
     rng.set_state(('MT19937', data['__rng_keys__'], int(pos), int(has_gauss), float(cached)))
 
 
-def save_checkpoint(path, params, state, rng, progress):
+def save_checkpoint(path, params, state, rng, progress, together=None):
     """Write everything a run resumes from: ``params`` (name -> shared variable, as
     :func:`layer_params`), the optimizer's ``state`` (shared variables), the
     NumPy ``rng`` that shuffles and the ``progress`` dict (JSON), atomically."""
@@ -139,7 +169,7 @@ def save_checkpoint(path, params, state, rng, progress):
     arrays.update(('state:%d' % i, v.get_value()) for i, v in enumerate(state))
     arrays.update(_rng_arrays(rng))
     arrays['__progress__'] = _json_array(progress)
-    atomic_write(path, lambda out: np.savez(out, **arrays))
+    atomic_write(path, lambda out: np.savez(out, **arrays), together)
 
 
 def load_checkpoint(path, params, state, rng):
@@ -149,7 +179,7 @@ def load_checkpoint(path, params, state, rng):
     (the caller words the advice: :mod:`binary_net` suggests ``--fresh``).
     """
     try:
-        data = np.load(path)
+        data = np.load(path, allow_pickle=False)   # a pickle in it could run code
         progress = run_guard.decode_json(data['__progress__'])
         for key, var in params.items():
             _restore(var, data['param:' + key], key, path)
@@ -170,7 +200,7 @@ def _restore(var, value, what, path):
     var.set_value(value.astype(var.dtype))
 
 
-def write_results(folder, history, summary):
+def write_results(folder, history, summary, together=None):
     """results.json, results.mat (authors' keys) and curves.png."""
     import scipy.io
     trained = [h for h in history if h['epoch'] >= 1]
@@ -178,12 +208,13 @@ def write_results(folder, history, summary):
                   for key in ('train_loss', 'val_loss', 'val_err', 'test_err', 'lr', 'seconds'))
     curves['valid_err'] = curves['val_err']
     atomic_write(os.path.join(folder, 'results.json'), lambda out: out.write(
-        json.dumps(dict(summary, history=history), indent=1, sort_keys=True).encode('utf-8')))
+        json.dumps(dict(summary, history=history), indent=1, sort_keys=True).encode('utf-8')),
+        together)
     atomic_write(os.path.join(folder, 'results.mat'),
-                  lambda out: scipy.io.savemat(out, curves))
+                 lambda out: scipy.io.savemat(out, curves), together)
     if trained:
         atomic_write(os.path.join(folder, 'curves.png'),
-                      lambda out: _plot_curves(out, trained, summary.get('run', '')))
+                     lambda out: _plot_curves(out, trained, summary.get('run', '')), together)
 
 
 def _scale_for_shares(axes, values):

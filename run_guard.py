@@ -300,8 +300,13 @@ def decode_json(array):
 def read_progress(path):
     """The ``__progress__`` record of the checkpoint ``path``, after checking every
     byte of it; raises :class:`CheckpointError` saying what is wrong."""
-    with open(path, 'rb') as handle:
-        head = handle.read(4)
+    if os.path.isdir(path):
+        raise CheckpointError('it is a folder, not a file')
+    try:
+        with open(path, 'rb') as handle:
+            head = handle.read(4)
+    except (IOError, OSError) as err:
+        raise CheckpointError('it cannot be read (%s)' % (err.strerror or err))
     if not head:
         raise CheckpointError('it is empty')
     if head != b'PK\x03\x04':
@@ -318,7 +323,7 @@ def read_progress(path):
             record = archive.read('__progress__.npy')
         finally:
             archive.close()
-        progress = decode_json(np.load(io.BytesIO(record)))
+        progress = decode_json(np.load(io.BytesIO(record), allow_pickle=False))
         if not isinstance(progress, dict) or 'next_epoch' not in progress:
             raise CheckpointError('it is not a checkpoint of these scripts (its __progress__ '
                                   'record has no next_epoch)')

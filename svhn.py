@@ -21,11 +21,16 @@ def load_data(args):
                               use_extra=args.extra)
 
 
+# BinaryNet's SVHN widths: half of CIFAR-10's convolutions, the same dense layer.
+WIDTHS = (64, 128, 256, 1024)
+
+
 def build_network(input_var, args):
-    return cifar10.build_network(input_var, args, widths=(64, 128, 256))
+    return cifar10.build_network(input_var, args, widths=getattr(args, 'widths', WIDTHS))
 
 
 def add_arguments(parser):
+    cifar10.add_arguments(parser, default_widths=WIDTHS)
     parser.add_argument('--extra', dest='extra', action='store_true', default=True,
                         help='train on train + extra (pylearn2 split)')
     parser.add_argument('--no-extra', dest='extra', action='store_false',

@@ -268,6 +268,37 @@ def test_run_writes_model_results_and_resumes_exactly(tiny, capsys):
     for key in straight:
         assert np.array_equal(straight[key], resumed[key]), key
 
+    # A finished run whose results.json was damaged: the same command writes it again
+    # from the checkpoint (which holds the whole history), and says so.
+    (results / 'results.json').write_bytes(b'{"history": [tru')
+    binary_net.main(experiment, common + ['--run-name', 'straight'])
+    assert 'results.json (and results.mat, curves.png) again from the checkpoint' in \
+        capsys.readouterr().out
+    assert json.loads((results / 'results.json').read_text()) == data
+
+
+def test_resume_under_another_thread_count_says_the_numbers_will_differ(tiny, capsys,
+                                                                        monkeypatch):
+    experiment, common, _ = tiny
+    original = binary_net.train_epoch
+
+    def stopped_in_epoch_1(*a, **k):
+        if a[7] == 1:    # the epoch argument
+            raise KeyboardInterrupt
+        return original(*a, **k)
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    monkeypatch.setattr(binary_net, 'train_epoch', stopped_in_epoch_1)
+    with pytest.raises(SystemExit):
+        binary_net.main(experiment, common + ['--run-name', 'threads'])
+    monkeypatch.setattr(binary_net, 'train_epoch', original)
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')
+    capsys.readouterr()
+    binary_net.main(experiment, common + ['--run-name', 'threads'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ['tiny: warning: epochs up to 0 ran with 1 threads, and these run with 2: '
+                   'float sums are added in another order, so the numbers will not be bit for '
+                   'bit those of a run that never stopped (OMP_NUM_THREADS sets the count)']
+
 
 def test_resume_refuses_other_hyperparameters_and_fresh_sets_aside(tiny, capsys):
     experiment, common, tmp_path = tiny
@@ -295,7 +326,18 @@ def test_resume_check_compares_as_saved_so_tuples_match_their_json_lists():
 
 
 @pytest.mark.parametrize('flags, message', [
-    (['--N', '-1'], '--N must be >= 0'),
+    (['--N', '-1'], '--N must be in 0..16'),
+    (['--N', '64'], '--N must be in 0..16'),
+    (['--act-N', '40'], '--act-N must be in 0..8'),
+    (['--H', '1e308'], '--H must be in (0, 1e+06]'),
+    (['--seed', '-1'], '--seed must be in 0..4294967295'),
+    (['--seed', '4294967296'], '--seed must be in 0..4294967295'),
+    # A value that starts with '-' is the value, not a flag (argparse would say
+    # 'expected one argument').
+    (['--lr-end', '-inf'], '--lr-end must be a finite number, got -inf'),
+    (['--lr-end', '-0.5'], 'learning rates must be > 0'),
+    (['--run-name', '../escape'], "--run-name must be a plain folder name"),
+    (['--run-name', '..'], "--run-name must be a plain folder name"),
     (['--r', '0'], '--r must be > 0'),
     (['--a', '-0.5'], '--a must be > 0'),
     (['--batch-size', '301'], 'larger than the training set'),
@@ -526,13 +568,16 @@ def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypat
         '%s; once space is freed the same command resumes after epoch 0: %s'
         % (checkpoint, checkpoint, binary_net.resume_command(common + [
             '--run-name', 'full', '--test-size', '20000']))]
+    # Every file of the run still describes epoch 0: none of epoch 1's was renamed.
     assert sorted(os.listdir(os.path.dirname(checkpoint))) == [
         '.lock', 'checkpoint.npz', 'results.json', 'results.mat']
     assert run_guard_progress(checkpoint)['next_epoch'] == 1
+    with open(str(tmp_path / 'results' / 'full' / 'results.json')) as handle:
+        assert [h['epoch'] for h in json.load(handle)['history']] == [0]
+    model = np.load(str(tmp_path / 'weights' / 'full.npz'))
+    assert json.loads(str(model['__meta__']))['epoch'] == 0
 
-    # Full at the first checkpoint: the model of epoch 0 is written, its checkpoint not,
-    # as when a process is killed between the two.  Then temporary files that killed
-    # writers left.  The same command removes those, and overwrites its own model.
+    # Full at the first checkpoint: nothing of the run is written, the model neither.
     flags = common + ['--run-name', 'killed']
     disk_fills_at(1)
     with pytest.raises(SystemExit) as stop:
@@ -540,9 +585,25 @@ def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypat
     assert stop.value.code == 4
     assert capfd.readouterr().err.strip().endswith('no epoch had finished, so nothing was saved')
     assert not (tmp_path / 'results' / 'killed').exists()
-    assert sorted(os.listdir(str(tmp_path / 'weights'))) == ['full.npz', 'killed.npz']
+    assert sorted(os.listdir(str(tmp_path / 'weights'))) == ['full.npz']
     monkeypatch.setattr(run_files, '_write_bytes', original)
-    (tmp_path / 'results' / 'killed').mkdir()
+
+    # Killed between the renames, after the model's and before the checkpoint's: the
+    # model of epoch 0 is there without its checkpoint.  Then temporary files that killed
+    # writers left.  The same command removes those, and overwrites its own model.
+    write_together = run_files.write_together
+
+    def killed_before_the_checkpoint(files):
+        write_together([f for f in files if not f[0].endswith('checkpoint.npz')])
+        raise KeyboardInterrupt
+    monkeypatch.setattr(run_files, 'write_together', killed_before_the_checkpoint)
+    with pytest.raises(SystemExit) as stop:
+        binary_net.main(experiment, flags)
+    assert stop.value.code == 130
+    capfd.readouterr()
+    assert sorted(os.listdir(str(tmp_path / 'weights'))) == ['full.npz', 'killed.npz']
+    monkeypatch.undo()
+    assert (tmp_path / 'results' / 'killed' / 'results.json').exists()
     stale = [tmp_path / 'results' / 'killed' / '.tmp-checkpoint.npz.Ab3dE6',
              tmp_path / 'results' / 'killed' / '.tmp-abcdefghcheckpoint.npz',
              tmp_path / 'weights' / '.tmp-killed.npz.abcdefgh']

@@ -141,10 +141,28 @@ def test_widths_set_the_networks_layers():
     assert layer_widths(['--widths', '8,16,24,40']) == [8, 8, 16, 16, 24, 24, 40, 10]
 
 
-@pytest.mark.parametrize('value', ['32,64,128', '32,64,x,256', '0,64,128,256'])
+@pytest.mark.parametrize('value', ['32,64,128', '32,64,x,256', '0,64,128,256', '-8,8,8,8'])
 def test_bad_widths_are_one_error_line(value, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cifar10.main(['--widths', value, '--data-dir', 'nowhere'])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith('cifar10: error: argument --widths: expected four')
+
+
+def test_a_network_too_big_for_memory_is_one_error_line(tmp_path, capsys):
+    """--widths 100000,100000,8,8: a 671 GiB weight array, refused in one line saying
+    how much it needs against the machine's memory (no MemoryError traceback).  NumPy
+    before 1.17 (Python 2.7's) does not say how much it failed to allocate."""
+    from data_files import make_cifar
+    make_cifar(str(tmp_path / 'cifar-10-batches-py'), per_batch=1010)
+    with pytest.raises(SystemExit) as exit_info:
+        cifar10.main(['--widths', '100000,100000,8,8', '--data-dir', str(tmp_path),
+                      '--batch-size', '10',
+                      '--results-dir', str(tmp_path / 'results')], num_epochs=1)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'the network does not fit in memory: it needs ' in err[0]
+    if hasattr(np.core, '_exceptions'):   # NumPy >= 1.17: the size of the array
+        assert 'it needs 671 GiB for one weight array of shape (100000, 100000, 3, 3)' in err[0]
+    assert 'this machine has' in err[0] and not (tmp_path / 'results').exists()

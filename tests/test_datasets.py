@@ -1,9 +1,11 @@
 """Tests of datasets.py on small files written in the official formats."""
 from __future__ import absolute_import, division, print_function
 
+import gzip
 import hashlib
 import os
 import pickle
+import struct
 import sys
 import tarfile
 
@@ -155,6 +157,31 @@ def test_mnist_truncated_idx(tmp_path):
         datasets.load_mnist(str(tmp_path), download=False, n_valid=10)
     assert str(err.value) == ('datasets: %s is truncated: expected 68 bytes of labels, got 61'
                               % path)
+
+
+def test_mnist_huge_sparse_file_is_refused_before_reading(tmp_path):
+    """A 100 GB training-images file (sparse: no disk used) is 'too long' from its size,
+    without a byte of it read (reading it would raise MemoryError)."""
+    make_mnist(tmp_path)
+    path = os.path.join(str(tmp_path), 'train-images-idx3-ubyte')
+    os.remove(path + '.gz')
+    write_idx(path, np.zeros((60, 28, 28), np.uint8), 2051)
+    with open(path, 'r+b') as handle:
+        handle.truncate(100 * 10 ** 9)
+    with pytest.raises(DataError) as err:
+        datasets.load_mnist(str(tmp_path), download=False, n_valid=10)
+    assert str(err.value) == ('datasets: %s is too long: expected 47056 bytes of images, '
+                              'got 100000000000' % path)
+
+
+def test_mnist_header_announcing_too_many_items_is_refused(tmp_path):
+    make_mnist(tmp_path)
+    path = os.path.join(str(tmp_path), 't10k-labels-idx1-ubyte.gz')
+    with gzip.open(path, 'wb') as handle:
+        handle.write(struct.pack('>2i', 2049, 2 ** 31 - 1))
+    with pytest.raises(DataError) as err:
+        datasets.load_mnist(str(tmp_path), download=False, n_valid=10)
+    assert 'announces 2147483647 labels; an MNIST file holds at most 10000000' in str(err.value)
 
 
 def test_mnist_wrong_magic_and_size(tmp_path):

@@ -148,6 +148,11 @@ def run_steps(train_fn, shape, batch, steps, lr, seed, classes=10):
 
 def record(args):
     import theano
+    if args.require_gpu and theano.config.device.startswith('cpu'):
+        # Before compiling anything: the answer is known, and the compile takes minutes.
+        print('%s: --require-gpu, but THEANO_FLAGS selects the CPU backend (device=%s)'
+              % (args.script, theano.config.device))
+        return 1
     train_fn, params, state, shape = build_step(args.script, args.flags)
     hosted, shapes = host_ops(train_fn)
     on_gpu = not theano.config.device.startswith('cpu')
@@ -181,7 +186,7 @@ def record(args):
 
 def compare(path_a, path_b, loss_rtol, param_atol, max_weight_diff):
     """Print how two saved runs differ; returns 0 if within tolerance, else 1."""
-    a, b = np.load(path_a), np.load(path_b)
+    a, b = (np.load(p, allow_pickle=False) for p in (path_a, path_b))
     info_a, info_b = (json.loads(str(x['__info__'])) for x in (a, b))
     print('comparing %s (%s) with %s (%s)' % (path_a, info_a['device'], path_b, info_b['device']))
     ok = True
