@@ -538,6 +538,9 @@ def _open_run(args, folder, model_path):
         lock = fresh
     stale = (run_guard.remove_stale_temporaries(folder) +
              run_guard.remove_stale_temporaries(models, [model_path]))
+    if os.path.abspath(folder) not in created and os.listdir(folder) == [run_guard.LOCK_NAME]:
+        print('Reusing %s: a run stopped before its first epoch left it holding only its '
+              'lock' % folder)
     if stale:
         print('Removed %d temporary file%s left by a process stopped while writing: %s'
               % (len(stale), '' if len(stale) == 1 else 's', ', '.join(stale)))
@@ -612,15 +615,21 @@ def run(experiment, args, status=None):
             run_guard.remove_folders(created, [run_guard.LOCK_NAME])
 
 
-def thread_count(environ=None):
-    """Threads the step runs on: OMP_NUM_THREADS (OpenMP's and OpenBLAS's count)
-    where set, else one per core, their default."""
+def thread_counts(environ=None):
+    """[OpenMP threads, BLAS threads] the step runs on: OMP_NUM_THREADS, and
+    OPENBLAS_NUM_THREADS (else OMP_NUM_THREADS) for OpenBLAS, where set; else one
+    per core, their default."""
     environ = os.environ if environ is None else environ
-    try:
-        return max(1, int(environ.get('OMP_NUM_THREADS', '')))
-    except ValueError:
+
+    def count(*names):
+        for name in names:
+            try:
+                return max(1, int(environ.get(name, '')))
+            except ValueError:
+                pass
         import multiprocessing
         return multiprocessing.cpu_count()
+    return [count('OMP_NUM_THREADS'), count('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS')]
 
 
 def _check_compiler():
@@ -700,12 +709,13 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
         status['saved_epoch'] = progress['next_epoch'] - 1
         print('Resuming %s after epoch %d' % (checkpoint, progress['next_epoch'] - 1))
     progress['versions'] = versions  # checkpoints from before 2026-12-05 have none
-    threads = thread_count()
+    threads = thread_counts()
     if progress.get('threads', threads) != threads and progress['next_epoch'] <= args.epochs:
-        _warn(experiment.name, 'epochs up to %d ran with %d threads, and these run with %d: '
-              'float sums are added in another order, so the numbers will not be bit for bit '
-              "those of a run that never stopped (OMP_NUM_THREADS sets the count)"
-              % (progress['next_epoch'] - 1, progress['threads'], threads))
+        _warn(experiment.name, 'epochs up to %d ran with %d OpenMP and %d BLAS threads, and '
+              'these run with %d and %d: float sums are added in another order, so the '
+              'numbers will not be bit for bit those of a run that never stopped '
+              '(OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set the counts)'
+              % tuple([progress['next_epoch'] - 1] + progress['threads'] + threads))
     progress['threads'] = threads
 
     meta = dict(facts, dataset=experiment.name, run=args.run_name, config=config,

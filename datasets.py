@@ -135,7 +135,12 @@ def _locate(title, names, data_dir, pylearn2_sub, default_sub, inner=None,
             if all(_existing(folder, name, gz_ok) for name in names):
                 return folder
     if download and fetch is not None:
-        fetch(target)
+        created = _missing_folders(target)
+        try:
+            fetch(target)
+        except BaseException:
+            _remove_empty(created)   # a failed download leaves no empty folders
+            raise
         return _locate(title, names, target, pylearn2_sub, default_sub, inner,
                        gz_ok, download=False)
     missing = [n + ('[.gz]' if gz_ok else '') for n in names
@@ -147,6 +152,25 @@ def _locate(title, names, data_dir, pylearn2_sub, default_sub, inner=None,
 
 
 # ---------------------------------------------------------------- download
+
+def _missing_folders(path):
+    """The folders of ``path`` (itself included) that do not exist yet, deepest first."""
+    missing = []
+    while path and not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        path = parent if parent != path else ''
+    return missing
+
+
+def _remove_empty(folders):
+    """Remove each of ``folders`` (deepest first) that is empty."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:   # not empty (another download's files), or gone
+            break
+
 
 def _download(url, dest, algorithm=None, digests=()):
     """Copy `url` to `dest` through a temporary file, checking its digest."""

@@ -31,6 +31,7 @@ from __future__ import absolute_import, print_function
 
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -81,6 +82,9 @@ def _open(path):
         if handle.read(4) != b'PK\x03\x04':  # every .npz is a zip archive
             raise ModelFormatError('%s: not a model file (not an .npz archive)' % path)
     try:
+        # The archive's directory first: NumPy 1.16's NpzFile, half-built on a truncated
+        # file, prints 'Exception AttributeError ... ignored' when it is collected.
+        zipfile.ZipFile(path).close()
         data = np.load(path, allow_pickle=False)
     except Exception as exc:  # zipfile and format errors alike
         raise ModelFormatError('%s: cannot read (%s)' % (path, exc))

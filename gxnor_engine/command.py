@@ -25,6 +25,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -103,9 +104,31 @@ def _report(model, stats, correct, total, seconds, method, kernels, kernel_text,
              size['float32_weights'] / size['packed_weights']))
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags are one line, as in the training scripts, not the usage and a line."""
+
+    def error(self, message):
+        sys.stderr.write('%s: error: %s\n' % (self.prog, message))
+        sys.exit(2)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """The engine's warnings as one plain line (not Python's two, with the source)."""
+    text = str(message)
+    if not text.startswith('gated_xnor: '):
+        text = 'gated_xnor: ' + text
+    sys.stderr.write(text.replace('gated_xnor: ', 'gated_xnor: warning: ', 1) + '\n')
+
+
 def main(argv=None):
     """Command line: accuracy, gate statistics, size and speed on the test set."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv):
+    parser = _Parser(prog='gated_xnor', description=__doc__.split('\n\n')[0])
     parser.add_argument('model', help='a gxnor-model .npz (results/<run>.npz, weights/...)')
     parser.add_argument('--data-dir', default=None,
                         help="folder of the model's data set files (default: "

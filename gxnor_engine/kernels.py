@@ -166,19 +166,37 @@ def _accepted(compiler, flag, folder):
     return code == 0
 
 
-def _library_path(compiler_path, folder):
-    """The cached library's path: a hash of everything the build depends on."""
+def _source_digest():
     with open(SOURCE, 'rb') as handle:
-        source = handle.read()
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def _library_path(compiler_path, folder):
+    """The cached library's path: a hash of the C source, then of everything else
+    the build depends on (so that a library of this source can be found without
+    the compiler)."""
+    key = hashlib.sha256(_source_digest().encode('ascii'))
     try:
         stamp = '%d' % os.stat(compiler_path).st_mtime
     except OSError:
         stamp = '?'
-    key = hashlib.sha256(source)
     for part in [compiler_path, stamp, platform.machine(), sys.platform, str(_ABI)] + \
             _BASE_FLAGS + _candidate_flags():
         key.update(b'\0' + part.encode('utf-8'))
-    return os.path.join(folder, 'gxnor_kernels-%s.so' % key.hexdigest()[:20])
+    return os.path.join(folder, 'gxnor_kernels-%s-%s.so' % (_source_digest()[:12],
+                                                           key.hexdigest()[:12]))
+
+
+def _cached_without_compiler(folder):
+    """The newest library of this C source in ``folder`` (built by any compiler),
+    or None: what runs where no compiler is on PATH."""
+    prefix = 'gxnor_kernels-%s-' % _source_digest()[:12]
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith('.so')]
+    except OSError:
+        return None
+    paths = [os.path.join(folder, n) for n in names]
+    return max(paths, key=os.path.getmtime) if paths else None
 
 
 def _build(compiler, path):
@@ -543,31 +561,55 @@ def available_paths():
 
 
 def _load_library(compiler=None, folder=None, force=False):
+    """The loaded library for (compiler, folder), built if needed.  A failure is kept
+    too: later calls in this process raise it again without trying again."""
     compiler = compiler or _compiler()
     folder = folder or cache_dir()
     key = (compiler, folder)
     if key in _LOADED and not force:
+        if isinstance(_LOADED[key], KernelError):
+            raise _LOADED[key]
         return _LOADED[key]
+    try:
+        _LOADED[key] = _open_library(compiler, folder)
+    except KernelError as exc:
+        _LOADED[key] = exc
+        raise
+    return _LOADED[key]
+
+
+def _open_library(compiler, folder):
+    if not os.path.isfile(SOURCE):
+        raise KernelError('%s is missing' % SOURCE)
     compiler_path = _which(compiler)
     if compiler_path is None:
-        raise KernelError('no C compiler (%r not found; set $CC or $GXNOR_CC)' % compiler)
+        cached = _cached_without_compiler(folder)
+        if cached is None:
+            raise KernelError('no C compiler (%r not found; set $CC or $GXNOR_CC) and no '
+                              'library of these kernels in %s' % (compiler, folder))
+        os.environ.setdefault('OMP_WAIT_POLICY', 'passive')     # read when libgomp loads
+        return Kernels(cached, False)
     try:
         os.makedirs(folder)
     except OSError as exc:
         if exc.errno != errno.EEXIST or not os.path.isdir(folder):
             raise KernelError('cannot create the cache folder %s (%s)' % (folder, exc))
-    if not os.path.isfile(SOURCE):
-        raise KernelError('%s is missing' % SOURCE)
     path = _library_path(compiler_path, folder)
-    compiled = not os.path.isfile(path)
     os.environ.setdefault('OMP_WAIT_POLICY', 'passive')     # read when libgomp loads
-    if compiled:
+    if os.path.isfile(path):
         try:
-            _build(compiler_path, path)
-        except (IOError, OSError) as exc:
-            raise KernelError('build failed in %s (%s)' % (folder, exc))
-    _LOADED[key] = Kernels(path, compiled)
-    return _LOADED[key]
+            return Kernels(path, False)
+        except KernelError:
+            # A damaged cached file (a full disk, a copy cut short): built again below.
+            try:
+                os.remove(path)
+            except OSError as exc:
+                raise KernelError('cannot replace the damaged %s (%s)' % (path, exc))
+    try:
+        _build(compiler_path, path)
+    except (IOError, OSError) as exc:
+        raise KernelError('build failed in %s (%s)' % (folder, exc))
+    return Kernels(path, True)
 
 
 _WARNED = set()

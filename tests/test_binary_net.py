@@ -286,6 +286,7 @@ def test_resume_under_another_thread_count_says_the_numbers_will_differ(tiny, ca
         if a[7] == 1:    # the epoch argument
             raise KeyboardInterrupt
         return original(*a, **k)
+    monkeypatch.delenv('OPENBLAS_NUM_THREADS', raising=False)
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
     monkeypatch.setattr(binary_net, 'train_epoch', stopped_in_epoch_1)
     with pytest.raises(SystemExit):
@@ -295,9 +296,22 @@ def test_resume_under_another_thread_count_says_the_numbers_will_differ(tiny, ca
     capsys.readouterr()
     binary_net.main(experiment, common + ['--run-name', 'threads'])
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ['tiny: warning: epochs up to 0 ran with 1 threads, and these run with 2: '
-                   'float sums are added in another order, so the numbers will not be bit for '
-                   'bit those of a run that never stopped (OMP_NUM_THREADS sets the count)']
+    assert err == ['tiny: warning: epochs up to 0 ran with 1 OpenMP and 1 BLAS threads, and '
+                   'these run with 2 and 2: float sums are added in another order, so the '
+                   'numbers will not be bit for bit those of a run that never stopped '
+                   '(OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set the counts)']
+
+
+def test_a_folder_left_holding_only_its_lock_is_reused_and_said_so(tiny, capsys):
+    """A run killed (SIGKILL) before its first epoch leaves results/<run>/.lock alone."""
+    experiment, common, tmp_path = tiny
+    folder = tmp_path / 'results' / 'early'
+    folder.mkdir(parents=True)
+    (folder / '.lock').write_bytes(b'')
+    summary = binary_net.main(experiment, common + ['--run-name', 'early'], num_epochs=1)
+    assert summary['epochs_done'] == 1
+    assert 'Reusing %s: a run stopped before its first epoch' % folder in capsys.readouterr().out
+    assert (folder / 'checkpoint.npz').exists()
 
 
 def test_resume_refuses_other_hyperparameters_and_fresh_sets_aside(tiny, capsys):

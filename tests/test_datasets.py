@@ -292,7 +292,7 @@ def test_download_checksum_mismatch(tmp_path, clean_env, monkeypatch):
     with pytest.raises(DataError) as err:
         datasets.load_mnist(target)
     assert 'train-images-idx3-ubyte.gz' in str(err.value) and 'sha256' in str(err.value)
-    assert os.listdir(target) == []
+    assert not os.path.exists(target)   # the folder the failed download made is gone
 
 
 def test_download_failure_says_what_to_do(tmp_path, clean_env, monkeypatch):
@@ -303,6 +303,14 @@ def test_download_failure_says_what_to_do(tmp_path, clean_env, monkeypatch):
     assert message.startswith('datasets: could not download file://')
     assert os.path.abspath(os.path.join('data', 'mnist')) in message
     assert '--data-dir' in message and '\n' not in message
+    assert not os.path.exists('data')   # no empty ./data/mnist left behind
+
+
+def test_failed_download_keeps_a_folder_that_was_there(tmp_path, clean_env, monkeypatch):
+    monkeypatch.setattr(datasets, 'MNIST_URL', file_url(os.path.join(str(tmp_path), 'nowhere')))
+    os.makedirs(os.path.join('data', 'mnist'))
+    with pytest.raises(DataError):
+        datasets.load_mnist()
     assert os.listdir(os.path.join('data', 'mnist')) == []
 
 

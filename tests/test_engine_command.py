@@ -126,4 +126,22 @@ def test_command_refuses_bad_options(tmpdir, capsys, flags):
     with pytest.raises(SystemExit) as info:
         main([os.path.join(str(tmpdir), 'model.npz')] + flags)
     assert info.value.code == 2
-    assert 'error:' in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('gated_xnor: error: '), err
+
+
+def test_command_warnings_are_one_plain_line(tmpdir, capsys, monkeypatch):
+    """No compiler: the fallback to NumPy is one 'gated_xnor: warning:' line, without the
+    source line Python's warnings print."""
+    from gxnor_engine import kernels as gk
+    monkeypatch.setenv('GXNOR_KERNEL_DIR', str(tmpdir.join('cache')))
+    monkeypatch.setenv('GXNOR_CC', str(tmpdir.join('no-such-cc')))
+    monkeypatch.setattr(gk, '_LOADED', {})
+    monkeypatch.setattr(gk, '_WARNED', set())
+    path, _ = write_model(tmpdir, mnist_like_layers(), (1, 16, 16), 11)
+    X = np.random.RandomState(12).randint(0, 256, size=(4, 1, 16, 16)).astype(np.uint8)
+    monkeypatch.setitem(sys.modules, 'datasets', fake_datasets(X, np.zeros(4, np.int32)))
+    assert main([path]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('gated_xnor: warning: C kernels unavailable, '
+                                               'using NumPy: no C compiler'), err

@@ -358,6 +358,53 @@ def test_fallback_when_the_build_fails(isolated, monkeypatch, tmpdir):
         assert gk.select()[0] is None
 
 
+def test_a_damaged_cached_library_is_built_again(kernels, isolated):
+    """In new processes (one process never loads a library twice): the first builds it,
+    the file is then damaged (a copy cut short, a full disk), the next builds it again."""
+    code = ('import sys; from gxnor_engine import kernels as k; lib = k.load(); '
+            'sys.stdout.write("%s %s" % (lib.compiled, lib.path))')
+    env = dict(os.environ, GXNOR_KERNEL_DIR=isolated)
+    compiled, path = subprocess.check_output([sys.executable, '-c', code], cwd=ROOT,
+                                             env=env).decode().split()
+    assert compiled == 'True'
+    with open(path, 'wb') as handle:
+        handle.write(b'\x7fELF not a library')
+    compiled, again = subprocess.check_output([sys.executable, '-c', code], cwd=ROOT,
+                                              env=env).decode().split()
+    assert compiled == 'True' and again == path and os.path.getsize(path) > 1000
+
+
+def test_without_a_compiler_a_cached_library_of_this_source_runs(kernels, isolated,
+                                                                  monkeypatch, tmpdir):
+    built = gk.load()                            # with the compiler: in the cache
+    monkeypatch.setenv('GXNOR_CC', os.path.join(str(tmpdir), 'no-such-cc'))
+    cached = gk.load(force=True)
+    assert not cached.compiled and cached.path == built.path
+    assert gk.select()[1].startswith('C (')
+
+
+def test_a_failed_build_is_tried_once_per_process(isolated, monkeypatch, tmpdir):
+    if sys.platform.startswith('win'):
+        pytest.skip('needs a shell script as compiler')
+    calls = os.path.join(str(tmpdir), 'calls')
+    broken = os.path.join(str(tmpdir), 'broken-cc')
+    with open(broken, 'w') as handle:
+        handle.write('#!/bin/sh\necho x >> %s\nexit 1\n' % calls)
+    os.chmod(broken, 0o755)
+    monkeypatch.setenv('GXNOR_CC', broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        assert gk.available_paths() == []
+        assert gk.select()[0] is None and gk.select()[0] is None
+    with open(calls) as handle:
+        tried = len(handle.readlines())
+    with pytest.raises(gk.KernelError):
+        gk.load()
+    with open(calls) as handle:
+        assert len(handle.readlines()) == tried      # no second build
+    assert len(caught) == 1
+
+
 def test_environment_and_popcount_choices(kernels, monkeypatch):
     monkeypatch.setenv('GXNOR_KERNELS', 'numpy')
     assert gk.select() == (None, 'NumPy (GXNOR_KERNELS=numpy)')
