@@ -1,26 +1,31 @@
-"""A precompiled header for Theano's C modules: their common headers parsed once.
+"""Precompiled headers for Theano's C modules: their common headers parsed once.
 
 Every C module Theano compiles (one per new op, or per new fused elementwise
-loop) starts with the same includes: ``Python.h``, NumPy's ``arrayobject.h``
-and a few C++ headers.  g++ spends about 60% of each module's time parsing
-them.  :func:`use_precompiled_header` parses them once into a precompiled
-header (``.gch``) in Theano's compile folder and has Theano compile each
-module with ``-include`` of it, so each module skips that work (a first
-``make test`` compiles about a thousand modules).
+loop) opens with the same includes: ``Python.h``, ``<iostream>``, NumPy's
+``arrayobject.h`` and a few C++ headers (libgpuarray's on the GPU backend).
+g++ spends most of a small module's time parsing them.
+:func:`use_precompiled_header` has Theano compile each module with
+``-include`` of a precompiled header (``.gch``, in Theano's compile folder) of
+the include lines the module opens with, so each module skips that work (a
+first ``make test`` compiles about a thousand modules, most of them with one of
+a few such openings).  g++ uses a precompiled header only for a compilation
+with the flags it was built with, and Theano's flags differ between modules
+(``-fopenmp`` for its parallel loops, which defines ``_OPENMP``; the GPU
+backend's), so there is one header per opening and set of flags, built the
+first time a module asks for it.
 
-The header holds the six includes Theano writes at the top of every module, in
-its order, then ``<vector>`` and ``<algorithm>``, which most modules include
-next (the C++ standard library's: they declare nothing outside ``std``).  It is
-built with Theano's compiler flags, so a module compiles to the same code.  The
-modules are also compiled without debug information (``-g0`` after Theano's
-``-g``: the same machine code, a quarter less time).  Where g++ cannot use it (other flags, another
-compiler), g++ reads the header text instead, as without it.  It is left
-out where the user sets ``gcc.cxxflags`` or ``GXNOR_THEANO_PCH=0``.
+The header holds exactly the lines the module's source opens with, so the
+module compiles to the same code (its own includes of the same files then do
+nothing).  The modules are also compiled without debug information (``-g0``
+after Theano's ``-g``: the same machine code, a quarter less time).  Where a
+header does not build or a module does not compile with it, the module
+compiles as without it.  It is left out where the user sets ``gcc.cxxflags``
+or ``GXNOR_THEANO_PCH=0``.
 
 Examples
 --------
->>> print(HEADER_LINES[0])
-#include <Python.h>
+>>> THEANO_PREFIX[0]
+'#include <Python.h>'
 """
 from __future__ import absolute_import
 
@@ -30,54 +35,50 @@ import subprocess
 import sys
 import tempfile
 
-__all__ = ['THEANO_PREFIX', 'HEADER_LINES', 'header_text', 'header_in_use',
+__all__ = ['THEANO_PREFIX', 'leading_includes', 'header_in_use', 'header_command', 'header_for',
            'use_precompiled_header']
 
-# The top of every module Theano 0.8.2 and 1.0.5 write (theano/gof/cc.py): the
-# first THEANO_PREFIX lines, then two standard headers most modules include next.
-THEANO_PREFIX = 6
-HEADER_LINES = ('#include <Python.h>', '#include <iostream>', '#include "theano_mod_helper.h"',
-                '#include <math.h>', '#include <numpy/arrayobject.h>',
-                '#include <numpy/arrayscalars.h>', '#include <vector>', '#include <algorithm>')
+# How every module Theano 0.8.2 and 1.0.5 write opens (theano/gof/cc.py); what follows
+# is the includes of the module's ops: for most CPU modules <math.h>, NumPy's two
+# headers, <vector> and <algorithm>, for the GPU backend's libgpuarray's.
+THEANO_PREFIX = ('#include <Python.h>', '#include <iostream>', '#include "theano_mod_helper.h"')
 
-# What Theano's CLinker passes to every module besides GCC_compiler.compile_args()
-# (cc.py: CLinker.compile_args and compile_str): -O3, its warnings and
-# -fvisibility=hidden; and -g, which _EXTRA_FLAGS turns off.
-_CLINKER_FLAGS = ['-O3', '-fno-math-errno', '-Wno-unused-label', '-Wno-unused-variable',
-                  '-Wno-write-strings', '-g', '-fvisibility=hidden']
 # No debug information (-g0 after Theano's -g): the same machine code, a quarter less
 # compile time; nobody steps through Theano's generated C in a debugger here.
 _EXTRA_FLAGS = ['-g0']
 
 
-def header_text():
-    return '\n'.join(HEADER_LINES) + '\n'
+def leading_includes(src_code):
+    """The ``#include`` lines a Theano module's source opens with (blank lines
+    skipped), or () for a source that does not open as Theano's modules do.
+
+    >>> leading_includes('#include <Python.h>\\n#include <iostream>\\n'
+    ...                  '#include "theano_mod_helper.h"\\n\\n#include <vector>\\nint x;\\n')[3:]
+    ('#include <vector>',)
+    >>> leading_includes('#include <stdio.h>\\nint main() {}\\n')
+    ()
+    """
+    lines = []
+    for line in src_code.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if not line.startswith('#include'):
+            break
+        lines.append(line)
+    return tuple(lines) if tuple(lines[:len(THEANO_PREFIX)]) == THEANO_PREFIX else ()
 
 
-# How the source of every module Theano writes begins.
-_PREFIX_TEXT = '\n'.join(HEADER_LINES[:THEANO_PREFIX]) + '\n'
-
-
-def _include_dirs():
-    import numpy
-    import theano
-    from distutils import sysconfig
-    gof = os.path.join(os.path.dirname(theano.__file__), 'gof')
-    helper = [d for d in (os.path.join(gof, 'c_code'), gof)
-              if os.path.isfile(os.path.join(d, 'theano_mod_helper.h'))]
-    return [numpy.get_include(), sysconfig.get_python_inc()] + helper[:1]
-
-
-def _build(command, header, gch):
-    """Write ``header`` and compile it to ``gch`` with ``command`` (atomically:
-    another process may be building the same one)."""
+def _build(command, text, header, gch):
+    """Write ``text`` to ``header`` and compile it to ``gch`` with ``command``
+    (atomically: another process may be building the same one)."""
     folder = os.path.dirname(gch)
     if not os.path.isdir(folder):
         os.makedirs(folder)
     if not os.path.isfile(header):
         handle, tmp = tempfile.mkstemp(dir=folder, prefix='.header.')
         with os.fdopen(handle, 'w') as out:
-            out.write(header_text())
+            out.write(text)
         os.rename(tmp, header)
     handle, tmp = tempfile.mkstemp(dir=folder, prefix='.gch.', suffix='.gch')
     os.close(handle)
@@ -93,40 +94,100 @@ def _build(command, header, gch):
     return os.path.isfile(gch)
 
 
-_state = {'header': None}
+_state = {'folder': None, 'failed': set()}
 
 
 def header_in_use():
-    """The precompiled header's path where :func:`use_precompiled_header` put it in
-    use, else None."""
-    return _state['header']
+    """The folder holding the precompiled headers where :func:`use_precompiled_header`
+    put them in use, else None."""
+    return _state['folder']
+
+
+_ARGS = ('location', 'include_dirs', 'lib_dirs', 'libs', 'preargs', 'py_module',
+         'hide_symbols')
+
+
+def header_command(preargs, include_dirs, hide_symbols=True):
+    """The g++ command (without its input and output) that compiles a module with
+    ``preargs`` and ``include_dirs`` as Theano's ``GCC_compiler.compile_str`` does, less
+    linking: the flags a precompiled header must be built with to be valid for it.
+
+    g++ refuses a header built under other settings (``-fopenmp``, which Theano adds to
+    its parallel loops, defines ``_OPENMP``; ``-O3``, ``-march``...), so each set of
+    flags gets its own header.
+    """
+    import theano
+    from theano.gof import cmodule
+    preargs = list(preargs or [])
+    if theano.config.cmodule.remove_gxx_opt:
+        preargs = [p for p in preargs if not p.startswith('-O')]
+    dirs = [d for d in (include_dirs or []) if d] + list(cmodule.std_include_dirs())
+    command = [theano.config.cxx, '-g'] + preargs + _EXTRA_FLAGS + ['-I' + d for d in dirs]
+    if hide_symbols and sys.platform != 'win32':
+        command.append('-fvisibility=hidden')
+    return command
+
+
+def _key(command, lines):
+    import theano
+    return hashlib.sha1(('\0'.join(command + list(lines) + [sys.version, theano.__version__])
+                         ).encode('utf-8')).hexdigest()[:16]
+
+
+def header_for(command, lines):
+    """The precompiled header of the include ``lines`` valid for a module compiled
+    with ``command`` (built the first time it is asked for), or None where it does
+    not build."""
+    key = _key(command, lines)
+    if key in _state['failed']:
+        return None
+    header = os.path.join(_state['folder'], key, 'theano_pch.h')
+    try:
+        if os.path.isfile(header + '.gch') or _build(command, '\n'.join(lines) + '\n', header,
+                                                     header + '.gch'):
+            return header
+    except (OSError, IOError):
+        pass
+    _state['failed'].add(key)      # tried once per process
+    return None
 
 
 def _with_header(compile_str):
     def compile_with_header(module_name, src_code, *args, **kwargs):
-        header = _state['header']
-        if header and src_code.startswith(_PREFIX_TEXT):
-            kwargs = dict(kwargs)
-            if len(args) >= 5:       # location, include_dirs, lib_dirs, libs, preargs
-                args = args[:4] + (list(args[4] or []) + _EXTRA_FLAGS + ['-include', header],
-                                   ) + args[5:]
-            else:
-                kwargs['preargs'] = (list(kwargs.get('preargs') or []) + _EXTRA_FLAGS +
-                                     ['-include', header])
+        lines = leading_includes(src_code) if _state['folder'] else ()
+        if lines:
+            named = dict(zip(_ARGS, args))
+            named.update(kwargs)
+            command = header_command(named.get('preargs'), named.get('include_dirs'),
+                                     named.get('hide_symbols', True))
+            header = header_for(command, lines)
+            if header:
+                with_header = dict(named, preargs=list(named.get('preargs') or []) +
+                                   _EXTRA_FLAGS + ['-include', header])
+                try:
+                    return compile_str(module_name, src_code, **with_header)
+                except Exception:
+                    # Compiled again without it: an error of the module's own is
+                    # raised as before; where the header was the cause (a header g++
+                    # cannot take twice, without an include guard), it is not used again.
+                    compiled = compile_str(module_name, src_code, *args, **kwargs)
+                    _state['failed'].add(_key(command, lines))
+                    return compiled
         return compile_str(module_name, src_code, *args, **kwargs)
     compile_with_header.gxnor_pch = True
     return compile_with_header
 
 
 def use_precompiled_header(environ=None):
-    """Build (once per compile folder and flags) and use the precompiled header.
+    """Have Theano's module compilations use precompiled headers.
 
     Theano's module compilations (``GCC_compiler.compile_str`` of a source that
-    opens with Theano's prefix) get ``-include`` of it; its other compilations
+    opens with Theano's prefix) get ``-include`` of the header built with their
+    flags (:func:`header_command`), built the first time; its other compilations
     (the checks for OpenMP and BLAS) and the modules' cache keys are unchanged.
-    Returns its path, or None where it is not used: ``GXNOR_THEANO_PCH=0``, the
-    user set ``gcc.cxxflags``, Theano has no g++, or the header did not build.
-    Call after ``import theano``.
+    Returns the folder of the headers (in Theano's compile folder), or None where
+    they are not used: ``GXNOR_THEANO_PCH=0``, the user set ``gcc.cxxflags``, or
+    Theano has no g++.  Call after ``import theano``.
     """
     import theano
     from theano.gof import cmodule
@@ -135,18 +196,8 @@ def use_precompiled_header(environ=None):
     if (environ.get('GXNOR_THEANO_PCH') == '0' or config.gcc.cxxflags.strip() or
             not config.cxx or 'g++' not in os.path.basename(config.cxx)):
         return None
-    try:
-        command = ([config.cxx] + _CLINKER_FLAGS + list(cmodule.GCC_compiler.compile_args()) +
-                   ['-I' + d for d in _include_dirs()] + _EXTRA_FLAGS)
-        key = hashlib.sha1(('\0'.join(command + [header_text(), sys.version])).encode(
-            'utf-8')).hexdigest()[:16]
-        header = os.path.join(config.compiledir, 'gxnor_pch', key, 'theano_pch.h')
-        if not (os.path.isfile(header + '.gch') or _build(command, header, header + '.gch')):
-            return None
-    except (OSError, IOError, ImportError):
-        return None
     compiler = cmodule.GCC_compiler
     if not getattr(compiler.compile_str, 'gxnor_pch', False):
         compiler.compile_str = staticmethod(_with_header(compiler.compile_str))
-    _state['header'] = header
-    return header
+    _state['folder'] = os.path.join(config.compiledir, 'gxnor_pch')
+    return _state['folder']

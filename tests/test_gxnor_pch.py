@@ -11,6 +11,7 @@ import gxnor_pch
 import theano
 import theano.tensor as T
 from theano.gof import cmodule
+from theano.gof.op import OpenMPOp
 from conftest import ROOT
 
 
@@ -39,13 +40,22 @@ class Doubled(theano.Op):
         return ()
 
 
+class DoubledInParallel(Doubled, OpenMPOp):
+    """x * 2 with Theano's OpenMP flag (-fopenmp, which defines _OPENMP), as its
+    parallel elementwise loops have."""
+
+    def __init__(self):
+        OpenMPOp.__init__(self, openmp=True)
+
+
 def test_theano_compiles_each_module_with_the_precompiled_header(monkeypatch):
-    """g++ -H marks a precompiled header it uses with '!': a new module (an op whose
-    code Theano never caches) is compiled with it, so Theano's own command line
-    has the flags the header was built with; and the module's source opens with the
-    header's includes in the same order, so it compiles to the same code."""
-    header = gxnor_pch.header_in_use()
-    assert header and os.path.isfile(header + '.gch'), header
+    """g++ -H marks a precompiled header it uses with '!' (and one it refuses, built
+    under other flags, with 'x'): every new module is compiled with one, those
+    with Theano's OpenMP flag (which defines _OPENMP) as well as those without; and
+    each module's source opens with the header's includes in the same order, so
+    it compiles to the same code."""
+    folder = gxnor_pch.header_in_use()
+    assert folder and folder.startswith(theano.config.compiledir), folder
     seen, sources = [], []
     original = cmodule.output_subprocess_Popen
 
@@ -54,22 +64,64 @@ def test_theano_compiles_each_module_with_the_precompiled_header(monkeypatch):
         if not source:   # not a module's compilation
             return original(command)
         out = original(list(command) + ['-H'])
-        seen.append(out[1].decode('utf-8', 'replace') if isinstance(out[1], bytes) else out[1])
+        tree = out[1].decode('utf-8', 'replace') if isinstance(out[1], bytes) else out[1]
+        seen.append((' '.join(command), tree))
         with open(source[0]) as handle:
             sources.append([line.strip() for line in handle if line.startswith('#include')])
         return out
     monkeypatch.setattr(cmodule, 'output_subprocess_Popen', with_header_tree)
     x = T.fvector()
-    f = theano.function([x], Doubled()(x), mode=theano.compile.mode.Mode(linker='c'))
-    assert f(np.array([1.5, -2.0], np.float32)).tolist() == [3.0, -4.0]
-    assert seen, 'no module was compiled'
-    assert any('! %s.gch' % header in tree for tree in seen), seen[0][:2000]
-    assert not any('invalid-pch' in tree or 'differing settings' in tree for tree in seen)
-    prefix = list(gxnor_pch.HEADER_LINES[:gxnor_pch.THEANO_PREFIX])
-    for includes in sources:
-        assert includes[:len(prefix)] == prefix, includes
-    # the rest: the C++ standard library's, which most modules include next
-    assert gxnor_pch.HEADER_LINES[len(prefix):] == ('#include <vector>', '#include <algorithm>')
+    for op in (Doubled(), DoubledInParallel()):    # one module each
+        f = theano.function([x], op(x), mode=theano.compile.mode.Mode(linker='c'))
+        assert f(np.array([1.5, -2.0], np.float32)).tolist() == [3.0, -4.0]
+    commands = [command for command, _ in seen]
+    assert any('-fopenmp' in c for c in commands) and any('-fopenmp' not in c for c in commands), \
+        commands
+    for (command, tree), includes in zip(seen, sources):
+        used = [line for line in tree.splitlines() if line.endswith('theano_pch.h.gch')]
+        assert len(used) == 1 and used[0].startswith('! ' + folder), (command, tree[:2000])
+        # the header holds the include lines the module opens with, in their order
+        with open(used[0][2:-len('.gch')]) as handle:
+            header = handle.read().splitlines()
+        assert list(gxnor_pch.THEANO_PREFIX) == header[:3] and header == includes[:len(header)]
+
+
+def test_a_header_that_does_not_build_is_tried_once(monkeypatch):
+    """A set of flags g++ refuses: no header, and the build is not tried again in
+    this process."""
+    calls = []
+    original = gxnor_pch._build
+    monkeypatch.setattr(gxnor_pch, '_build', lambda *a: calls.append(a) or original(*a))
+    command = gxnor_pch.header_command(['-fno-such-flag-here'], [])
+    assert gxnor_pch.header_for(command, gxnor_pch.THEANO_PREFIX) is None
+    assert gxnor_pch.header_for(command, gxnor_pch.THEANO_PREFIX) is None
+    assert len(calls) == 1
+
+
+def test_a_module_that_fails_with_the_header_compiles_without_it(monkeypatch, tmp_path):
+    """A header that breaks a module's compilation (one without an include guard,
+    which the header and the module then define twice) is dropped for that module
+    and not used again; the module compiles."""
+    folder = str(tmp_path)
+    name = 'unguarded_%d.h' % os.getpid()
+    with open(os.path.join(folder, name), 'w') as handle:
+        handle.write('int defined_twice = 1;\n')
+    src = '\n'.join(gxnor_pch.THEANO_PREFIX + ('#include "%s"' % name,)) + \
+        '\nint module_function() { return defined_twice; }\n'
+    with_header = []
+    original = cmodule.output_subprocess_Popen
+
+    def record(command):
+        with_header.append('-include' in [str(word) for word in command])
+        return original(command)
+    monkeypatch.setattr(cmodule, 'output_subprocess_Popen', record)
+    library = os.path.join(folder, 'unguarded.' + cmodule.get_lib_extension())
+    for _ in range(2):
+        cmodule.GCC_compiler.compile_str('unguarded', src, location=folder,
+                                         include_dirs=[folder], py_module=False)
+        assert os.path.isfile(library)
+        os.remove(library)
+    assert with_header == [True, False, False]
 
 
 def run_python(code, **env):
@@ -85,7 +137,7 @@ def test_left_out_where_the_user_sets_cxxflags_or_turns_it_off():
     user = ','.join(f for f in (flags, 'gcc.cxxflags=-DUSER_FLAG') if f)
     assert run_python(code, THEANO_FLAGS=user).startswith('None ')
     assert run_python(code, GXNOR_THEANO_PCH='0').startswith('None ')
-    assert run_python(code).endswith('theano_pch.h %s' % theano.config.openmp)
+    assert run_python(code).endswith('gxnor_pch %s' % theano.config.openmp)
 
 
 def test_openmp_and_blas_checks_are_unchanged():
