@@ -12,7 +12,7 @@ a few such openings).  g++ uses a precompiled header only for a compilation
 with the flags it was built with, and Theano's flags differ between modules
 (``-fopenmp`` for its parallel loops, which defines ``_OPENMP``; the GPU
 backend's), so there is one header per opening and set of flags, built the
-first time a module asks for it.
+second time a module asks for it.
 
 The header holds exactly the lines the module's source opens with, so the
 module compiles to the same code (its own includes of the same files then do
@@ -69,18 +69,20 @@ def leading_includes(src_code):
     return tuple(lines) if tuple(lines[:len(THEANO_PREFIX)]) == THEANO_PREFIX else ()
 
 
-def _build(command, text, header, gch):
-    """Write ``text`` to ``header`` and compile it to ``gch`` with ``command``
-    (atomically: another process may be building the same one)."""
-    folder = os.path.dirname(gch)
+def _write(path, text):
+    """Write ``text`` to ``path`` atomically (another process may write the same)."""
+    folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         os.makedirs(folder)
-    if not os.path.isfile(header):
-        handle, tmp = tempfile.mkstemp(dir=folder, prefix='.header.')
-        with os.fdopen(handle, 'w') as out:
-            out.write(text)
-        os.rename(tmp, header)
-    handle, tmp = tempfile.mkstemp(dir=folder, prefix='.gch.', suffix='.gch')
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix='.header.')
+    with os.fdopen(handle, 'w') as out:
+        out.write(text)
+    os.rename(tmp, path)
+
+
+def _build(command, header, gch):
+    """Compile ``header`` to ``gch`` with ``command`` (atomically)."""
+    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(gch), prefix='.gch.', suffix='.gch')
     os.close(handle)
     try:
         with open(os.devnull, 'wb') as devnull:
@@ -136,19 +138,28 @@ def _key(command, lines):
 
 def header_for(command, lines):
     """The precompiled header of the include ``lines`` valid for a module compiled
-    with ``command`` (built the first time it is asked for), or None where it does
-    not build."""
+    with ``command``, or None.
+
+    A header is built the second time a module asks for it (in this compile
+    folder, by any process): building one costs about two modules' compilations,
+    and an opening that only one module has (some of the GPU backend's) would not
+    pay that back.  None too where it does not build (tried once per process).
+    """
     key = _key(command, lines)
     if key in _state['failed']:
         return None
     header = os.path.join(_state['folder'], key, 'theano_pch.h')
     try:
-        if os.path.isfile(header + '.gch') or _build(command, '\n'.join(lines) + '\n', header,
-                                                     header + '.gch'):
+        if os.path.isfile(header + '.gch'):
+            return header
+        if not os.path.isfile(header):
+            _write(header, '\n'.join(lines) + '\n')     # the first asker: remembered
+            return None
+        if _build(command, header, header + '.gch'):
             return header
     except (OSError, IOError):
         pass
-    _state['failed'].add(key)      # tried once per process
+    _state['failed'].add(key)
     return None
 
 

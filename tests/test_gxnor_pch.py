@@ -16,8 +16,12 @@ from conftest import ROOT
 
 
 class Doubled(theano.Op):
-    """x * 2 in C, with no cache version: Theano compiles its module every time."""
-    __props__ = ()
+    """x * 2 in C, with no cache version: Theano compiles its module once per process
+    (and per ``tag``, which changes its code, not what it computes)."""
+    __props__ = ('tag',)
+
+    def __init__(self, tag=0):
+        self.tag = tag
 
     def make_node(self, x):
         x = T.as_tensor_variable(x)
@@ -33,8 +37,8 @@ class Doubled(theano.Op):
                                                NPY_ARRAY_ENSURECOPY | NPY_ARRAY_C_CONTIGUOUS);
         if (!%(z)s) %(fail)s
         for (npy_intp i = 0; i < PyArray_SIZE(%(z)s); ++i)
-            ((npy_float32*)PyArray_DATA(%(z)s))[i] *= 2;
-        """ % dict(x=inputs[0], z=outputs[0], fail=sub['fail'])
+            ((npy_float32*)PyArray_DATA(%(z)s))[i] *= 2;  // %(tag)s
+        """ % dict(x=inputs[0], z=outputs[0], fail=sub['fail'], tag=self.tag)
 
     def c_code_cache_version(self):
         return ()
@@ -44,7 +48,8 @@ class DoubledInParallel(Doubled, OpenMPOp):
     """x * 2 with Theano's OpenMP flag (-fopenmp, which defines _OPENMP), as its
     parallel elementwise loops have."""
 
-    def __init__(self):
+    def __init__(self, tag=0):
+        Doubled.__init__(self, tag)
         OpenMPOp.__init__(self, openmp=True)
 
 
@@ -71,9 +76,13 @@ def test_theano_compiles_each_module_with_the_precompiled_header(monkeypatch):
         return out
     monkeypatch.setattr(cmodule, 'output_subprocess_Popen', with_header_tree)
     x = T.fvector()
-    for op in (Doubled(), DoubledInParallel()):    # one module each
-        f = theano.function([x], op(x), mode=theano.compile.mode.Mode(linker='c'))
-        assert f(np.array([1.5, -2.0], np.float32)).tolist() == [3.0, -4.0]
+    # One module each, twice: a header is built the second time an opening is asked
+    # for (in a new compile folder these may be the first modules); the second round's.
+    for tag in range(2):
+        del seen[:], sources[:]
+        for op in (Doubled(tag), DoubledInParallel(tag)):
+            f = theano.function([x], op(x), mode=theano.compile.mode.Mode(linker='c'))
+            assert f(np.array([1.5, -2.0], np.float32)).tolist() == [3.0, -4.0]
     commands = [command for command, _ in seen]
     assert any('-fopenmp' in c for c in commands) and any('-fopenmp' not in c for c in commands), \
         commands
@@ -87,14 +96,15 @@ def test_theano_compiles_each_module_with_the_precompiled_header(monkeypatch):
 
 
 def test_a_header_that_does_not_build_is_tried_once(monkeypatch):
-    """A set of flags g++ refuses: no header, and the build is not tried again in
-    this process."""
+    """A set of flags g++ refuses: no header, and the build (at the second asking) is
+    not tried again in this process."""
     calls = []
     original = gxnor_pch._build
     monkeypatch.setattr(gxnor_pch, '_build', lambda *a: calls.append(a) or original(*a))
     command = gxnor_pch.header_command(['-fno-such-flag-here'], [])
-    assert gxnor_pch.header_for(command, gxnor_pch.THEANO_PREFIX) is None
-    assert gxnor_pch.header_for(command, gxnor_pch.THEANO_PREFIX) is None
+    lines = gxnor_pch.THEANO_PREFIX + ('#include <cstdio>  // %d' % os.getpid(),)
+    for _ in range(3):    # the first only remembers it, the second builds
+        assert gxnor_pch.header_for(command, lines) is None
     assert len(calls) == 1
 
 
@@ -116,12 +126,12 @@ def test_a_module_that_fails_with_the_header_compiles_without_it(monkeypatch, tm
         return original(command)
     monkeypatch.setattr(cmodule, 'output_subprocess_Popen', record)
     library = os.path.join(folder, 'unguarded.' + cmodule.get_lib_extension())
-    for _ in range(2):
+    for _ in range(3):    # the first only remembers the opening, the second builds it
         cmodule.GCC_compiler.compile_str('unguarded', src, location=folder,
                                          include_dirs=[folder], py_module=False)
         assert os.path.isfile(library)
         os.remove(library)
-    assert with_header == [True, False, False]
+    assert with_header == [False, True, False, False]
 
 
 def run_python(code, **env):
