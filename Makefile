@@ -231,13 +231,15 @@ export_cifar10 = GXNOR_CIFAR10_DIR='$(abspath $(CIFAR10_DIR))'
 run_tests = $(export_mnist) $(export_cifar10) PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(TESTS)' bash tools/run-tests.sh
 
 # The GPU backend's check: on OpenCL (POCL) unless GPU_DEVICE names another.  Its
-# own Theano compile folder: Theano locks its folder while it compiles a module, and
-# this suite runs beside the Python 3.11 one, which would otherwise share the folder
-# and wait for each other's compilations.
+# device runs get their own Theano compile folder: Theano locks its folder while it
+# compiles a module, and this suite runs beside the Python 3.11 one, which would
+# otherwise wait for its long device compilations.  Its CPU-backend runs (the numbers
+# the device must give) use the usual folder, where the Python 3.11 suite compiles
+# the same graphs (the same Python, Theano and NumPy).
 GPU_DEVICE ?= opencl0:0
 GPU_COMPILEDIR_FORMAT := compiledir_%(short_platform)s-%(processor)s-%(python_version)s-%(python_bitwidth)s-gpu-suite
 run_gpu_tests = GXNOR_REQUIRE_GPU_BACKEND=1 GXNOR_GPU_DEVICE='$(GPU_DEVICE)' \
-	THEANO_FLAGS="$${THEANO_FLAGS:+$$THEANO_FLAGS,}compiledir_format=$(GPU_COMPILEDIR_FORMAT)" \
+	GXNOR_GPU_THEANO_FLAGS='compiledir_format=$(GPU_COMPILEDIR_FORMAT)' \
 	PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS=tests/test_gpu_backend.py bash tools/run-tests.sh $(VENV_GPU)
 
 # The five suites of `make test`, TEST_JOBS at a time: each is mostly one core's
@@ -262,7 +264,12 @@ NUMPY2_TESTS := tests/test_engine_popcount.py tests/test_engine_packing.py \
 # The ONNX export against the engine, and its bench (a few seconds).
 BENCH_TESTS := tests/test_onnx_export.py tests/test_bench_engine_vs_onnxruntime.py
 
-test: sysdeps venv27 venv311 venv-numpy2 venv-gpu venv-bench cifar10-data
+# What the suites need, built TEST_JOBS at a time (the environments' pip installs and
+# the CIFAR-10 batches' decoding overlap; apt-get waits for dpkg's lock).
+TEST_ENVS := sysdeps venv27 venv311 venv-numpy2 venv-gpu venv-bench cifar10-data
+
+test:
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target $(TEST_ENVS)
 	@summary=$$(mktemp); rm -f "$$summary.counts"; start=$$(date +%s); \
 	echo "make test: $(words $(TEST_SUITES)) suites ($(TEST_SUITES:test-suite-%=%)), $(TEST_JOBS) at a time;" \
 	    "each one's report appears when it ends"; \

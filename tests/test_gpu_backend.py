@@ -40,8 +40,10 @@ def require_pygpu():
 
 def gpu_step(device, *args):
     """Run tools/gpu_step.py on ``device``, keeping the caller's other Theano flags (its
-    compile folder, say)."""
-    flags = ','.join(f for f in (os.environ.get('THEANO_FLAGS', ''),
+    compile folder, say), and for a device other than the CPU those in
+    ``GXNOR_GPU_THEANO_FLAGS`` (make test-gpu: a compile folder of its own)."""
+    extra = os.environ.get('GXNOR_GPU_THEANO_FLAGS', '') if device != 'cpu' else ''
+    flags = ','.join(f for f in (os.environ.get('THEANO_FLAGS', ''), extra,
                                  'device=%s,dnn.enabled=False' % device) if f)
     env = dict(os.environ, THEANO_FLAGS=flags)
     proc = subprocess.Popen([sys.executable, TOOL] + list(args), stdout=subprocess.PIPE,
