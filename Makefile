@@ -62,7 +62,7 @@ PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
 # Empty: pytest.ini's testpaths (tests/ and the modules' docstring examples).
 TESTS ?=
 
-.PHONY: cifar10 cifar10-data help test test27 test311 test-numpy2 test-gpu test-bench gpu-check mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu venv-bench sysdeps gpu-sysdeps clean-venvs
+.PHONY: cifar10 cifar10-data help test test27 test311 test-numpy2 test-gpu test-bench mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu venv-bench sysdeps gpu-sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
@@ -83,6 +83,10 @@ help:
 	@echo '                    on Theano'"'"'s GPU backend (device $$(GPU_DEVICE)), against the CPU'
 	@echo '  make mnist        the main job on Python 3.11:'
 	@echo '                    python mnist.py --data-dir $$(MNIST_DIR) $$(MNIST_FLAGS)'
+	@echo '  make cifar10      CIFAR-10 (JPEG copy) on Python 3.11, make cifar10-data first:'
+	@echo '                    python cifar10.py --data-dir $$(CIFAR10_DIR) --download $$(CIFAR10_FLAGS)'
+	@echo '  make cifar10-data the official Python-format batches in $$(CIFAR10_DIR), written once'
+	@echo '                    from the JPEG copy in $$(CIFAR10_JPEG) (nothing to do when they are there)'
 	@echo '  make bench        python bench/speed/bench_training.py $$(BENCH_FLAGS) on Python 3.11'
 	@echo '  make bench-step   where the time of the MNIST training step goes, images/s with and'
 	@echo '                    without OpenMP (python bench/speed/bench_cpu_step.py --out bench/results/cpu-step.json)'

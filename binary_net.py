@@ -204,13 +204,16 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None,
                        for var, value in updates.items())
 
 
-def compile_functions(network, input_var, update='adam', m=3.0, seed=1234, beta1=0.9):
+def compile_functions(network, input_var, update='adam', m=3.0, seed=1234, beta1=0.9,
+                      evaluation=True):
     """Compile the training and evaluation functions.
 
     Returns
     -------
     train_fn : (X, T, lr) -> mean loss, updating every parameter
-    eval_fn : (X, T) -> (sum of losses, number of errors), deterministic
+    eval_fn : (X, T) -> (sum of losses, number of errors), deterministic; None
+        with ``evaluation=False`` (a tool that only trains a few steps: the
+        evaluation graph takes about a third of the compile time)
     state : list of shared variables that the training changes besides the
         network's parameters (optimizer moments, random generator states)
     """
@@ -223,24 +226,26 @@ def compile_functions(network, input_var, update='adam', m=3.0, seed=1234, beta1
                                                         srng=srng), target_var)
     updates = build_updates(loss, network, lr, update=update, m=m, srng=srng, beta1=beta1)
     train_fn = theano.function([input_var, target_var, lr], loss, updates=updates)
-    scores = lasagne.layers.get_output(network, deterministic=True)
-    per_example = squared_hinge_loss(scores, target_var, per_example=True)
-    errors = T.neq(T.argmax(scores, axis=1), T.argmax(target_var, axis=1))
-    eval_fn = theano.function([input_var, target_var], [per_example.sum(), errors.sum()])
+    eval_fn = None
+    if evaluation:
+        scores = lasagne.layers.get_output(network, deterministic=True)
+        per_example = squared_hinge_loss(scores, target_var, per_example=True)
+        errors = T.neq(T.argmax(scores, axis=1), T.argmax(target_var, axis=1))
+        eval_fn = theano.function([input_var, target_var], [per_example.sum(), errors.sum()])
     params = set(lasagne.layers.get_all_params(network))
     state = [v for v in updates if v not in params]
     state += [item[0] for item in srng.state_updates if item[0] not in state]
     return train_fn, eval_fn, state
 
 
-def compile_functions_for(network, input_var, args):
+def compile_functions_for(network, input_var, args, evaluation=True):
     """:func:`compile_functions` with the update rule, m, seed and beta1 of ``args``.
 
     What every script and tool calls, so that a flag that shapes the update
     reaches each of them (``args`` from :func:`parse_args`).
     """
     return compile_functions(network, input_var, args.update, args.m, seed=args.seed,
-                             beta1=args.beta1)
+                             beta1=args.beta1, evaluation=evaluation)
 
 
 # glibc's mallopt parameters.
@@ -871,7 +876,8 @@ def build_parser(experiment):
     add('--r', type=float, default=1.0, help='activation threshold')
     add('--a', type=float, default=0.5, help='half-width of the derivative window')
     add('--window', choices=('rect', 'tri'), default='rect', help='derivative window shape')
-    add('--m', type=float, default=3.0, help='DST nonlinearity: P(extra step) = tanh(m|v|/dz)')
+    add('--m', type=float, default=3.0,
+        help='DST nonlinearity: P(extra step) = tanh(m|v|), v the remainder of D/dz')
     add('--init-scale', type=float, default=1.0,
         help='initial conv weights uniform in [-s*H, s*H]')
     add('--dense-init-scale', type=float, default=1.0,

@@ -61,7 +61,7 @@ def test_snap_epoch_puts_weights_on_grid_and_keeps_other_parameters(mnist_data):
         't', None, None, dict(batch_size=10, epochs=1, lr_start=0.1, lr_end=0.1)), [])
     input_var = T.tensor4()
     net = build_tiny_network(input_var, args)
-    train_fn, _, _ = binary_net.compile_functions(net, input_var)
+    train_fn, _, _ = binary_net.compile_functions(net, input_var, evaluation=False)
     conv = gxnor_layers.discrete_layers(net)[0]
     before = conv.W.get_value()
     assert not np.isin(before, [-1, 0, 1]).all()
@@ -143,7 +143,8 @@ def test_compile_functions_for_takes_the_update_rule_and_beta1_from_the_flags():
         lasagne.random.set_rng(np.random.RandomState(1))
         net = gxnor_layers.DiscreteDenseLayer(lasagne.layers.InputLayer((None, 20), input_var),
                                               10)
-        train_fn, _, state = binary_net.compile_functions_for(net, input_var, args)
+        train_fn, _, state = binary_net.compile_functions_for(net, input_var, args,
+                                                               evaluation=False)
         train_fn(X, Y, lr)
         moments[args.update, args.beta1] = [v.get_value() for v in state if v.name == 'adam_m']
     sizes = dict((key, sorted(m.size for m in value)) for key, value in moments.items())

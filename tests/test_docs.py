@@ -563,6 +563,17 @@ def load(name):
 DOCS = doc_files()
 
 
+def test_make_help_lists_every_target_and_every_phony_target_has_a_rule():
+    """`make help` names every target the Makefile declares .PHONY (the README says it lists
+    every target), and each of them has a rule."""
+    make = makefile()
+    phony = re.search(r'^\.PHONY:(.*)$', read_text('Makefile'), re.M).group(1).split()
+    help_text = '\n'.join(make.recipes['help'])
+    assert [t for t in phony if t not in make.targets] == []
+    assert [t for t in phony if t != 'help' and
+            not re.search(r'make %s\b(?!-)' % re.escape(t), help_text)] == []
+
+
 def test_readme_is_short():
     size = os.path.getsize(os.path.join(ROOT, 'README.md'))
     assert size <= README_LIMIT, 'README.md is %d bytes, more than %d' % (size, README_LIMIT)

@@ -116,7 +116,8 @@ def build_step(script, argv):
     import lasagne
     import binary_net
     network, input_var, args = build_network(script, argv)
-    train_fn, _, state = binary_net.compile_functions_for(network, input_var, args)
+    train_fn, _, state = binary_net.compile_functions_for(network, input_var, args,
+                                                         evaluation=False)
     shape = lasagne.layers.get_all_layers(network)[0].shape[1:]
     return train_fn, binary_net.layer_params(network), state, shape
 

@@ -14,6 +14,12 @@ import sys
 import time
 
 
+def _in_repository(path):
+    """``path`` relative to the checkout that holds it (this script's), as typed there."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.relpath(os.path.abspath(path), root)
+
+
 def main(argv):
     path, log, caches, seconds, status, commit = argv
     with open(log) as handle:
@@ -31,7 +37,7 @@ def main(argv):
                   machine='%d cores, %s' % (os.cpu_count(), model[0] if model else
                                             platform.machine()),
                   command='tools/fresh-ci.sh FOLDER %s (cold: a new FOLDER; warm: the same '
-                          'FOLDER again)' % os.path.relpath(path))
+                          'FOLDER again)' % _in_repository(path))
     runs = []
     if os.path.exists(path):
         with open(path) as handle:

@@ -170,8 +170,8 @@ def _child(widths, batch, steps, profile, keep):
     network, input_var, args = gpu_step.build_network(
         'cifar10', ['--batch-size', str(batch), '--widths', widths])
     started = time.time()
-    train_fn, _, _ = binary_net.compile_functions_for(network, input_var, args)
-    compile_seconds = time.time() - started
+    train_fn, _, _ = binary_net.compile_functions_for(network, input_var, args, evaluation=False)
+    compile_seconds = time.time() - started     # the training function only
     weight_shapes = set(tuple(layer.W.get_value().shape)
                         for layer in gxnor_layers.discrete_layers(network))
     # A weight shape (fc2: (FC, 10)) that an activation (batch, 10) could share.

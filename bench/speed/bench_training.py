@@ -103,7 +103,8 @@ def measure(flags, X, y, batch_size, batches):
     args = binary_net.parse_args(mnist.EXPERIMENT, flags + ['--batch-size', str(batch_size)])
     input_var = T.tensor4()
     network = mnist.build_network(input_var, args)
-    train_fn, _, state = binary_net.compile_functions_for(network, input_var, args)
+    train_fn, _, state = binary_net.compile_functions_for(network, input_var, args,
+                                                         evaluation=False)
     lr = np.asarray(0.001, dtype=theano.config.floatX)
     inputs = [(datasets.to_float(X[i:i + batch_size]),
                binary_net.pm1_targets(y[i:i + batch_size], 10))

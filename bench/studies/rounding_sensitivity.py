@@ -101,7 +101,7 @@ def measure(script, flags, eps_list, batch_size=16, lr=0.01, seed=0):
     import binary_net
     gpu_step = common.tool('gpu_step')
     network, input_var, args = gpu_step.build_network(script, flags)
-    train_fn, _, _ = binary_net.compile_functions_for(network, input_var, args)
+    train_fn, _, _ = binary_net.compile_functions_for(network, input_var, args, evaluation=False)
     shape = lasagne.layers.get_all_layers(network)[0].shape[1:]
     gpu_step.run_steps(train_fn, shape, batch_size, 1, lr, seed)      # snap + one step
     X, y = list(gpu_step.random_batches(shape, batch_size, 3, seed))[2]
