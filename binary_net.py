@@ -212,8 +212,7 @@ def compile_functions(network, input_var, update='adam', m=3.0, seed=1234, beta1
     -------
     train_fn : (X, T, lr) -> mean loss, updating every parameter
     eval_fn : (X, T) -> (sum of losses, number of errors), deterministic; None
-        with ``evaluation=False`` (a tool that only trains a few steps: the
-        evaluation graph takes about a third of the compile time)
+        with ``evaluation=False`` (for a tool that only trains a few steps)
     state : list of shared variables that the training changes besides the
         network's parameters (optimizer moments, random generator states)
     """
