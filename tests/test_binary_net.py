@@ -431,15 +431,17 @@ def test_existing_model_without_checkpoint_is_set_aside_not_overwritten(tiny):
 
 # ---------------------------------------------------------------- living with long runs
 
-def mnist_command(data_dir, tmp_path, *flags):
-    return [sys.executable, os.path.join(ROOT, 'mnist.py'), '--data-dir', data_dir,
-            '--train-size', '1000', '--val-size', '200', '--test-size', '200',
+def tiny_command(data_dir, tmp_path, *flags):
+    """tests/tiny_mnist.py (MNIST, a 4-filter network) as a command: 250 minibatches an
+    epoch, about 2 s."""
+    return [sys.executable, os.path.join(ROOT, 'tests', 'tiny_mnist.py'), '--data-dir',
+            data_dir, '--train-size', '5000', '--val-size', '200', '--test-size', '200',
             '--batch-size', '20', '--epochs', '3', '--results-dir', str(tmp_path / 'results'),
             '--weights-dir', str(tmp_path / 'weights')] + list(flags)
 
 
 def test_ctrl_c_says_where_it_stopped_and_the_same_command_resumes(mnist_dir, tmp_path):
-    command = mnist_command(mnist_dir, tmp_path)
+    command = tiny_command(mnist_dir, tmp_path)
     log = open(str(tmp_path / 'log.txt'), 'w+')
     # SIGINT as a terminal sends it, even where this test runs in a background job
     # (which starts with SIGINT ignored, and Python then leaves it ignored).
@@ -456,7 +458,7 @@ def test_ctrl_c_says_where_it_stopped_and_the_same_command_resumes(mnist_dir, tm
     # Not even a blank line before it: stderr is a pipe here, not a terminal.
     lines = [l for l in err.splitlines() if not l.startswith('INFO (theano.')]
     assert len(lines) == 1, err
-    assert lines[0].startswith('mnist: interrupted at epoch 1, minibatch ')
+    assert lines[0].startswith('tiny: interrupted at epoch 1, minibatch ')
     assert 'epochs up to 0 are safe in ' in lines[0] and 'checkpoint.npz' in lines[0]
     assert lines[0].endswith(' '.join(command[1:]))  # the command that resumes
     out = subprocess.check_output(command, cwd=str(tmp_path)).decode('utf-8')
@@ -466,7 +468,7 @@ def test_ctrl_c_says_where_it_stopped_and_the_same_command_resumes(mnist_dir, tm
 def test_a_run_prints_progress_lines_in_a_log_with_speed_and_time_left(mnist_dir, tmp_path):
     # How many lines an epoch gets is tests/test_progress.py's; here: that a run prints
     # them at all, to a log, with the run's time left once an epoch has ended; exit 0.
-    command = mnist_command(mnist_dir, tmp_path, '--epochs', '1')
+    command = tiny_command(mnist_dir, tmp_path, '--epochs', '1')
     for flag, size in (('--train-size', '100'), ('--val-size', '20'), ('--test-size', '20')):
         command[command.index(flag) + 1] = size   # 5 minibatches an epoch
     out = subprocess.check_output(command, cwd=str(tmp_path)).decode('utf-8')
@@ -676,7 +678,7 @@ def test_contradictory_flags_give_a_warning_each(flags, notes):
 def test_sigterm_and_sighup_stop_as_ctrl_c_does_and_a_second_copy_is_refused(mnist_dir, tmp_path):
     import fcntl
     from binary_net import shell_quote
-    command = mnist_command(mnist_dir, tmp_path)
+    command = tiny_command(mnist_dir, tmp_path)
     command[command.index('--epochs') + 1] = '30'   # runs until stopped
     log = open(str(tmp_path / 'log.txt'), 'w+')
     first = subprocess.Popen(command, stdout=log, stderr=subprocess.PIPE, cwd=str(tmp_path))
@@ -690,7 +692,7 @@ def test_sigterm_and_sighup_stop_as_ctrl_c_does_and_a_second_copy_is_refused(mni
     lines = [l for l in err.decode('utf-8').strip().splitlines()
              if not l.startswith('INFO (theano.')]
     assert second.returncode == 2 and len(lines) == 1, err
-    assert lines[0].startswith('mnist: error: run ') and lines[0].endswith(
+    assert lines[0].startswith('tiny: error: run ') and lines[0].endswith(
         ' is in progress in another process (pid %d), which holds %s; wait for it to end or '
         'stop it' % (first.pid, os.path.join(lines[0].split()[3], '.lock')))
     assert b'Building the network' not in out and first.poll() is None
@@ -699,7 +701,7 @@ def test_sigterm_and_sighup_stop_as_ctrl_c_does_and_a_second_copy_is_refused(mni
     log.close()
     lines = [l for l in err.splitlines() if not l.startswith('INFO (theano.')]
     assert first.returncode == 143 and len(lines) == 1, err
-    assert lines[0].startswith('mnist: interrupted by SIGTERM at epoch ')
+    assert lines[0].startswith('tiny: interrupted by SIGTERM at epoch ')
     assert ' are safe in ' in lines[0] and 'checkpoint.npz' in lines[0]
     # The command that resumes, as typed here: this interpreter by its full path (the
     # current folder is not above it), the script, the flags.
@@ -723,7 +725,7 @@ def test_sigterm_and_sighup_stop_as_ctrl_c_does_and_a_second_copy_is_refused(mni
     log.close()
     lines = [l for l in err.splitlines() if not l.startswith('INFO (theano.')]
     assert third.returncode == 129 and len(lines) == 1, err
-    assert lines[0].startswith('mnist: interrupted by SIGHUP at epoch ')
+    assert lines[0].startswith('tiny: interrupted by SIGHUP at epoch ')
     assert 'Resuming' in open(str(tmp_path / 'log2.txt')).read()
     assert not [n for n in os.listdir(folder) if n.startswith('.tmp-')]
 
