@@ -1,7 +1,9 @@
 """bench/speed/bench_cpu_step.py: parts of the MNIST step, images/s per variant."""
 import json
+import os
 
 from bench.speed import bench_cpu_step
+from conftest import ROOT
 
 
 def test_categorize_by_op_and_shape():
@@ -22,13 +24,19 @@ def test_median():
     assert bench_cpu_step.median([4.0, 1.0, 2.0, 3.0]) == 2.5
 
 
-def test_tiny_run_writes_every_variant_with_its_profile(tmp_path):
-    # --quick: the profiled process per variant only (two processes, not four)
+def test_tiny_run_writes_every_variant_with_its_profile(tmp_path, monkeypatch):
+    # --quick: the profiled process per variant only (two processes, not four).  The bench's
+    # logic on tests/tiny_mnist.py's network (conv, pooling, batch norm, dense, DST): the
+    # same parts as mnist.py's step, compiled in a fraction of the time (once more for the
+    # openmp=False variant, whose modules no other test compiles).
+    monkeypatch.setenv('PYTHONPATH', os.pathsep.join(
+        [os.path.join(ROOT, 'tests')] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
     out = str(tmp_path / 'step.json')
     assert bench_cpu_step.main(['--out', out, '--batch-size', '8', '--steps', '1',
-                                '--quick']) == 0
+                                '--quick', '--script', 'tiny_mnist']) == 0
     with open(out) as handle:
         saved = json.load(handle)
+    assert saved['script'] == 'tiny_mnist'
     variants = saved['variants']
     assert [v['openmp'] for v in variants] == [False, True]
     assert variants[0]['speedup'] == 1.0
@@ -47,7 +55,8 @@ def test_tiny_run_writes_every_variant_with_its_profile(tmp_path):
 def test_without_quick_timed_runs_in_turns_then_one_profiled_run_each(tmp_path, monkeypatch):
     calls = []
 
-    def fake_run(flags, batch, steps, profile):
+    def fake_run(flags, batch, steps, profile, script):
+        assert script == 'mnist'   # the default
         calls.append((flags, batch, steps, profile))
         speed = float(len(calls)) * (2 if flags == 'openmp=True' else 1)
         run = dict(images_per_second=speed, seconds_per_step=1.0, loss=0.5,

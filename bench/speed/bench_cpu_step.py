@@ -91,14 +91,14 @@ def _shapes(stats, variables):
     return [tuple(s) if isinstance(s, (tuple, list)) else () for s in found]
 
 
-def _child(batch, steps, profile):
+def _child(batch, steps, profile, script):
     import gxnor_compat  # noqa: F401  (Theano flags, before theano)
     import theano
     gpu_step = common.tool('gpu_step')
     if profile:
         theano.config.profile = True
         theano.config.profile_memory = True  # records the shapes of what each op computes
-    train_fn, _, _, shape = gpu_step.build_step('mnist', ['--batch-size', str(batch)])
+    train_fn, _, _, shape = gpu_step.build_step(script, ['--batch-size', str(batch)])
     losses, seconds = gpu_step.run_steps(train_fn, shape, batch, steps, 0.01, seed=0)
     result = dict(images_per_second=batch * steps / seconds, seconds_per_step=seconds / steps,
                   loss=losses[-1], openmp=bool(theano.config.openmp))
@@ -119,12 +119,12 @@ def _child(batch, steps, profile):
     print('RESULT ' + json.dumps(result))
 
 
-def _run_variant(flags, batch, steps, profile):
+def _run_variant(flags, batch, steps, profile, script='mnist'):
     env = dict(os.environ)
     env['THEANO_FLAGS'] = ','.join(f for f in [env.get('THEANO_FLAGS', ''), 'device=cpu', flags]
                                    if f)
     command = [sys.executable, os.path.abspath(__file__), '--child', '--batch-size', str(batch),
-               '--steps', str(steps)] + (['--profile'] if profile else [])
+               '--steps', str(steps), '--script', script] + (['--profile'] if profile else [])
     output = subprocess.check_output(command, env=env, cwd=ROOT).decode('utf-8', 'replace')
     for line in output.splitlines():
         if line.startswith('RESULT '):
@@ -144,25 +144,30 @@ def main(argv=None):
                    help='one profiled run per variant, no timed runs: its images/s '
                    '(slowed by the profiler) stands for the timed ones; half the '
                    'processes, for the tests and a first look')
+    p.add_argument('--script', default='mnist',
+                   help='the dataset script whose GXNOR-Net training step is timed, as a '
+                   'module name (the tests time tests/tiny_mnist.py\'s small network: the '
+                   'same parts, compiled in a fraction of the time)')
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     p.add_argument('--profile', action='store_true', help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        _child(args.batch_size, args.steps, args.profile)
+        _child(args.batch_size, args.steps, args.profile, args.script)
         return 0
     if not args.out:
         p.error('--out is required')
     variants = [dict(name=name, flags=flags, runs=[]) for name, flags in VARIANTS]
     for repeat in range(0 if args.quick else args.repeats):
         for variant in variants:
-            run = _run_variant(variant['flags'], args.batch_size, args.steps, False)
+            run = _run_variant(variant['flags'], args.batch_size, args.steps, False, args.script)
             variant['runs'].append(run)
             print('%-42s run %d: %7.1f images/s' % (variant['name'], repeat + 1,
                                                     run['images_per_second']))
             sys.stdout.flush()
     for variant in variants:
         profiled = _run_variant(variant['flags'], args.batch_size,
-                                args.steps if args.quick else max(3, args.steps // 4), True)
+                                args.steps if args.quick else max(3, args.steps // 4), True,
+                                args.script)
         if args.quick:
             variant['runs'].append(dict((k, v) for k, v in profiled.items()
                                         if not k.startswith('profile_')))
@@ -177,7 +182,7 @@ def main(argv=None):
     base = variants[0]['images_per_second']
     for variant in variants:
         variant['speedup'] = variant['images_per_second'] / base
-    summary = dict(script='mnist', method='gxnor', batch_size=args.batch_size, steps=args.steps,
+    summary = dict(script=args.script, method='gxnor', batch_size=args.batch_size, steps=args.steps,
                    repeats=1 if args.quick else args.repeats, date=time.strftime('%Y-%m-%d'),
                    machine=args.machine or common.cpu_name(), cpus=common.cpu_count(),
                    python=platform.python_version(), command=common.command_line(__file__, argv),
