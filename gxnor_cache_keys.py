@@ -3,15 +3,16 @@
 Two things make Theano 1.0.5 compile some of the same modules again in every
 process, however warm its cache; :func:`install` fixes both.
 
-Ops with no properties.  Theano caches each compiled C module under a key made of the code's version
-(each op's ``c_code_cache_version``, each type's) and the graph's signature;
-a key whose version has an empty part is "unversioned", and its module is
-compiled again in every new process.  Theano 1.0.5 also puts each op's
-``__props__`` into that version, so an op with no properties (``__props__ ==
-()``: ``Dot22``, ``Dot22Scalar``, ``Alloc``, ``ScalarFromTensor``, ...) makes
-every module it is in unversioned, although its code is versioned.  A
-training step of ``mnist.py`` then compiles six or seven such modules at each
-start, about 5 of its 13 seconds of compiling on a warm cache.
+Ops with no properties.  Theano caches each compiled C module under a key
+made of the code's version (each op's ``c_code_cache_version``, each type's)
+and the graph's signature; a key whose version has an empty part is
+"unversioned", and its module is compiled again in every new process.
+Theano 1.0.5 also puts each op's ``__props__`` into that version, so an op
+with no properties (``__props__ == ()``: ``Dot22``, ``Dot22Scalar``,
+``Alloc``, ``ScalarFromTensor``, ...) makes every module it is in
+unversioned, although its code is versioned.  Building the small network of
+tests/test_methods.py compiled seven modules at each start (six of them these
+and one ``DimShuffle``, below), 4.5 of its 12.6 s on a warm cache.
 
 :func:`install` wraps ``CLinker.cmodule_key_``: where Theano's key is
 unversioned, the version is worked out again with empty ``__props__`` left

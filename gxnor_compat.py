@@ -33,9 +33,10 @@ project does.  It does these things and nothing else:
   headers every module includes, without debug information (:mod:`gxnor_pch`:
   the same code, about half the compile time of a new network).
 
-* Has Theano 1.0 keep the C modules of ops without properties (``Dot22``,
-  ``Alloc``, ...) in its cache instead of compiling them again in every
-  process (:mod:`gxnor_cache_keys`).
+* Has Theano find the C modules it compiled again in the next process, those
+  of ops without properties (``Dot22``, ``Alloc``, ...) and of ops whose C code
+  is in files (``DimShuffle``, GPU ops), which Theano 1.0.5 on Python 3
+  compiled again in every process (:mod:`gxnor_cache_keys`).
 
 * In ``mnist.py``, ``cifar10.py`` and ``svhn.py`` run as commands, makes
   Ctrl-C while Theano imports one line and exit status 130 instead of a

@@ -23,18 +23,12 @@ from conftest import ROOT, subset_experiment
 import discrete_ops
 import gxnor_layers
 import run_files
-
-
-def build_tiny_network(input_var, args):
-    """conv 4x5x5 - MP2 - BN - act - dense 10 - BN: compiles and runs in seconds."""
-    net = lasagne.layers.InputLayer((None, 1, 28, 28), input_var)
-    net = binary_net.conv_block(net, args, 'conv1', 4, 5, pool=True)
-    return binary_net.dense_block(net, args, 'fc2', 10, activation=False)
+import tiny_mnist
 
 
 @pytest.fixture
 def tiny(mnist_data, tmp_path):
-    experiment, common = subset_experiment('tiny', mnist_data, build_tiny_network, tmp_path,
+    experiment, common = subset_experiment('tiny', mnist_data, tiny_mnist.build_network, tmp_path,
                                            (300, 200, 200))
     return experiment, common, tmp_path
 
@@ -60,7 +54,7 @@ def test_snap_epoch_puts_weights_on_grid_and_keeps_other_parameters(mnist_data):
     args = binary_net.parse_args(binary_net.Experiment(
         't', None, None, dict(batch_size=10, epochs=1, lr_start=0.1, lr_end=0.1)), [])
     input_var = T.tensor4()
-    net = build_tiny_network(input_var, args)
+    net = tiny_mnist.build_network(input_var, args)
     train_fn, _, _ = binary_net.compile_functions(net, input_var, evaluation=False)
     conv = gxnor_layers.discrete_layers(net)[0]
     before = conv.W.get_value()

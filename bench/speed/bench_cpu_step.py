@@ -119,7 +119,7 @@ def _child(batch, steps, profile, script):
     print('RESULT ' + json.dumps(result))
 
 
-def _run_variant(flags, batch, steps, profile, script='mnist'):
+def _run_variant(flags, batch, steps, profile, script):
     env = dict(os.environ)
     env['THEANO_FLAGS'] = ','.join(f for f in [env.get('THEANO_FLAGS', ''), 'device=cpu', flags]
                                    if f)
