@@ -637,12 +637,23 @@ def thread_counts(environ=None):
 
 
 def _check_compiler():
-    """UsageError unless Theano found a C++ compiler: without one it falls back to
-    Python code, which its convolutions and random streams do not have."""
+    """UsageError unless Theano found a C++ compiler and may use it: without one, or
+    with a linker that runs every op in Python (``mode=FAST_COMPILE``, ``linker=py``),
+    it needs Python versions of its ops, which its convolutions do not have (the
+    first training step would fail with a traceback)."""
     if not theano.config.cxx:
         raise UsageError('Theano needs a C++ compiler (g++) to compile the training step and '
                          'found none on PATH: install g++ (as root: make sysdeps, or '
                          'apt-get install g++)')
+    from theano.gof.link import PerformLinker
+    linker = theano.compile.mode.get_default_mode().linker
+    if isinstance(linker, PerformLinker) or getattr(linker, 'c_thunks', True) is False:
+        flag = ('mode=%s' % theano.config.mode if theano.config.mode != 'Mode' else
+                'linker=%s' % theano.config.linker)
+        raise UsageError("THEANO_FLAGS %s runs every op in Python, and Theano's "
+                         "convolutions have no Python version: for a quicker compile use "
+                         "THEANO_FLAGS=optimizer=fast_compile (C code, fewer optimizations)"
+                         % flag)
 
 
 def _machine_memory():

@@ -78,6 +78,20 @@ def test_no_compiler_on_path_is_one_line_naming_g_plus_plus(mnist_dir, tmp_path)
     assert 'make sysdeps' in errors[0] and not (tmp_path / 'results').exists()
 
 
+def test_a_theano_mode_without_c_code_is_one_line_naming_what_works(mnist_dir, tmp_path):
+    # mode=FAST_COMPILE runs each op's Python version; CorrMM has none, so the first
+    # training step failed with Theano's traceback.  Refused before reading the data.
+    env = dict(os.environ, THEANO_FLAGS=','.join(
+        f for f in (os.environ.get('THEANO_FLAGS'), 'mode=FAST_COMPILE') if f))
+    proc = subprocess.Popen(command(mnist_dir, tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=str(tmp_path), env=env)
+    status, _, err = finish(proc)
+    assert status == 2 and len(err) == 1, err
+    assert err[0].startswith('mnist: error: THEANO_FLAGS mode=FAST_COMPILE runs every op '
+                             'in Python') and 'optimizer=fast_compile' in err[0]
+    assert not (tmp_path / 'results').exists()
+
+
 def test_a_folder_where_the_checkpoint_should_be_is_one_line(mnist_dir, tmp_path):
     import mnist
     import binary_net
