@@ -58,6 +58,7 @@ from theano.sandbox.rng_mrg import MRG_RandomStreams
 
 import datasets
 import discrete_ops
+import gxnor_graph_cache
 import gxnor_device
 import gxnor_layers
 import methods
@@ -224,13 +225,15 @@ def compile_functions(network, input_var, update='adam', m=3.0, seed=1234, beta1
     loss = squared_hinge_loss(lasagne.layers.get_output(network, deterministic=False,
                                                         srng=srng), target_var)
     updates = build_updates(loss, network, lr, update=update, m=m, srng=srng, beta1=beta1)
-    train_fn = theano.function([input_var, target_var, lr], loss, updates=updates)
+    # Compiled once per graph: a later build of the same graph loads it optimized.
+    train_fn = gxnor_graph_cache.function([input_var, target_var, lr], loss, updates=updates)
     eval_fn = None
     if evaluation:
         scores = lasagne.layers.get_output(network, deterministic=True)
         per_example = squared_hinge_loss(scores, target_var, per_example=True)
         errors = T.neq(T.argmax(scores, axis=1), T.argmax(target_var, axis=1))
-        eval_fn = theano.function([input_var, target_var], [per_example.sum(), errors.sum()])
+        eval_fn = gxnor_graph_cache.function([input_var, target_var],
+                                             [per_example.sum(), errors.sum()])
     params = set(lasagne.layers.get_all_params(network))
     state = [v for v in updates if v not in params]
     state += [item[0] for item in srng.state_updates if item[0] not in state]

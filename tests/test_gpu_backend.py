@@ -116,7 +116,7 @@ def training_step(script, flags, monkeypatch):
     finally:
         sys.path.pop(0)
     built = []
-    monkeypatch.setattr(binary_net.theano, 'function',
+    monkeypatch.setattr(binary_net.gxnor_graph_cache, 'function',
                         lambda inputs, outputs, updates=None: built.append(
                             (inputs, outputs, list((updates or {}).items()))))
     gpu_step.build_step(script, flags)
