@@ -253,6 +253,7 @@ def _in_deep_thread(work):
     threading.stack_size(512 * 2 ** 20)
     try:
         thread = threading.Thread(target=run)
+        thread.daemon = True    # Ctrl-C while it pickles: the process need not wait for it
         thread.start()
     finally:
         threading.stack_size(size)
