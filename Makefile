@@ -248,8 +248,9 @@ run_gpu_tests = GXNOR_REQUIRE_GPU_BACKEND=1 GXNOR_GPU_DEVICE='$(GPU_DEVICE)' \
 
 # The five suites of `make test`, TEST_JOBS at a time: each is mostly one core's
 # work (pytest runs one test at a time, Theano compiles with one g++), so on two
-# cores two at a time take about half as long.  The longest start first; each
-# suite's report is printed whole when it ends.  TEST_JOBS=1: one after another.
+# cores two at a time take about half as long.  The longest (Python 2.7's) starts
+# first, each as soon as its environment is built; each suite's report is printed
+# whole when it ends.  TEST_JOBS=1: one after another.
 # Each suite computes with the cores / TEST_JOBS threads (OMP_NUM_THREADS and
 # OPENBLAS_NUM_THREADS, unless set): with two suites of two threads each on two
 # cores, OpenMP's and OpenBLAS's threads wait on each other, and two MNIST training
@@ -259,7 +260,7 @@ TEST_JOBS ?= 2
 # <env>.xml; the summary lists the 15 slowest); TIMINGS_DIR= keeps none.
 TIMINGS_DIR ?= .test-timings
 export TIMINGS_DIR
-TEST_SUITES := test-suite-311 test-suite-27 test-suite-gpu test-suite-numpy2 test-suite-bench
+TEST_SUITES := test-suite-27 test-suite-311 test-suite-gpu test-suite-numpy2 test-suite-bench
 # The inference engine with NumPy 2: the test file of each engine module (named one
 # by one: tests/test_engine_vs_theano.py and the other *_vs_theano.py need Theano,
 # which .venv-numpy2 lacks), the facade's, the kernels', the engine bench's, and the
@@ -272,15 +273,15 @@ NUMPY2_TESTS := tests/test_engine_popcount.py tests/test_engine_packing.py \
 # The ONNX export against the engine, and its bench (a few seconds).
 BENCH_TESTS := tests/test_onnx_export.py tests/test_bench_engine_vs_onnxruntime.py
 
-# What the suites need, built TEST_JOBS at a time (the environments' pip installs and
-# the CIFAR-10 batches' decoding overlap; apt-get waits for dpkg's lock).
-TEST_ENVS := sysdeps venv27 venv311 venv-numpy2 venv-gpu venv-bench cifar10-data
+# What each suite needs is a prerequisite of the suite, built in the same run, so a
+# suite starts as soon as its own environment is ready while the others' are still
+# being installed (pip's downloads and unpacking overlap the first suites'
+# compilations; apt-get waits for dpkg's lock).
 
 test:
-	@$(MAKE) --no-print-directory -j$(TEST_JOBS) --output-sync=target $(TEST_ENVS)
 	@summary=$$(mktemp); rm -f "$$summary.counts"; start=$$(date +%s); \
-	echo "make test: $(words $(TEST_SUITES)) suites ($(TEST_SUITES:test-suite-%=%)), $(TEST_JOBS) at a time;" \
-	    "each one's report appears when it ends"; \
+	echo "make test: $(words $(TEST_SUITES)) suites ($(TEST_SUITES:test-suite-%=%)), $(TEST_JOBS) at a time," \
+	    "each once its environment is ready; each one's report appears when it ends"; \
 	threads=$$(( $$(nproc) / $(TEST_JOBS) )); [ "$$threads" -ge 1 ] || threads=1; \
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$threads} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-$$threads} \
 	SUMMARY_FILE="$$summary" $(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target \
@@ -294,15 +295,15 @@ test:
 	exit $$status
 
 .PHONY: $(TEST_SUITES)
-test-suite-27:
+test-suite-27: sysdeps venv27 cifar10-data
 	@$(run_tests) $(VENV27)
-test-suite-311:
+test-suite-311: sysdeps venv311 cifar10-data
 	@$(run_tests) $(VENV311)
-test-suite-numpy2:
+test-suite-numpy2: venv-numpy2
 	@PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(NUMPY2_TESTS)' bash tools/run-tests.sh $(VENV_NP2)
-test-suite-gpu:
+test-suite-gpu: venv-gpu
 	@$(run_gpu_tests)
-test-suite-bench:
+test-suite-bench: venv-bench
 	@PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(BENCH_TESTS)' bash tools/run-tests.sh $(VENV_BENCH)
 
 test-gpu: venv-gpu

@@ -29,6 +29,10 @@ project does.  It does these things and nothing else:
   which OpenCL C lacks.  They become ``NAN`` and ``floor``: the same values
   bit for bit on the CPU and on CUDA (``floor`` of a float is exact).
 
+* On an OpenCL device, has the nodes of one elementwise GPU op share the
+  kernels the first of them built (:mod:`gxnor_opencl`: each was built again
+  for every node, most of a GPU-backend test's time on POCL).
+
 * Has Theano compile its C modules against a precompiled header of the
   headers every module includes, without debug information (:mod:`gxnor_pch`:
   the same code, about half the compile time of a new network).
@@ -350,6 +354,8 @@ if 'theano' not in sys.modules:
     gxnor_pch.use_precompiled_header()
 install_downsample_shim()
 make_scalar_code_opencl_safe()
+import gxnor_opencl  # noqa: E402  (after theano is imported)
+gxnor_opencl.install()
 import gxnor_cache_keys  # noqa: E402  (after theano is imported)
 gxnor_cache_keys.install()
 _require_lasagne()

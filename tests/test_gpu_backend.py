@@ -171,3 +171,45 @@ def test_svhn_training_step_is_cifar10s_at_the_same_widths(monkeypatch):
 def test_require_gpu_fails_on_the_cpu_backend():
     status, out = gpu_step('cpu', '--require-gpu', '--steps', '1', '--batch-size', '2', 'mnist')
     assert status == 1 and 'the CPU backend' in out
+
+
+# n identical elementwise nodes on the device, their outputs checked; the kernels
+# POCL builds are counted from its debug log.  {stub} replaces gxnor_opencl by one
+# that patches nothing (what Theano does on its own).
+_ELEMWISE_NODES = '''
+import sys, types
+if {stub}:
+    sys.modules['gxnor_opencl'] = types.ModuleType('gxnor_opencl')
+    sys.modules['gxnor_opencl'].install = lambda: False
+import gxnor_compat, theano, theano.tensor as T, numpy as np
+xs = [T.fmatrix() for _ in range({n})]
+f = theano.function(xs, [T.tanh(x * 2 + 1) for x in xs])
+values = [np.full((3, 4), i, np.float32) for i in range({n})]
+for value, out in zip(values, f(*values)):
+    assert np.allclose(out, np.tanh(value * 2 + 1), atol=1e-6)
+print('ok')
+'''
+
+
+def opencl_builds(n, stub=False):
+    """OpenCL programs POCL builds for a function of ``n`` identical elementwise nodes."""
+    flags = ','.join(f for f in (os.environ.get('THEANO_FLAGS', ''),
+                                 os.environ.get('GXNOR_GPU_THEANO_FLAGS', ''),
+                                 'device=%s' % DEVICE) if f)
+    env = dict(os.environ, THEANO_FLAGS=flags, POCL_DEBUG='all')
+    proc = subprocess.Popen([sys.executable, '-c', _ELEMWISE_NODES.format(n=n, stub=stub)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    out = proc.communicate()[0].decode('utf-8', 'replace')
+    assert proc.returncode == 0 and '\nok' in out, out[-3000:]
+    return out.count('building from sources')
+
+
+def test_on_opencl_the_nodes_of_one_elementwise_op_build_its_kernels_once():
+    """gxnor_opencl: four nodes of one elementwise op build what one builds; without
+    it (Theano alone) each node builds the kernels again."""
+    require_pygpu()
+    if not DEVICE.startswith('opencl'):
+        pytest.skip('gxnor_opencl applies on OpenCL devices only')
+    one, four = opencl_builds(1), opencl_builds(4)
+    assert one > 0 and four == one
+    assert opencl_builds(4, stub=True) > four

@@ -3,6 +3,10 @@ left out where the user sets gcc.cxxflags."""
 import os
 import subprocess
 import sys
+try:
+    from shutil import which
+except ImportError:     # Python 2.7
+    from distutils.spawn import find_executable as which
 
 import numpy as np
 
@@ -86,6 +90,8 @@ def test_theano_compiles_each_module_with_the_precompiled_header(monkeypatch):
     commands = [command for command, _ in seen]
     assert any('-fopenmp' in c for c in commands) and any('-fopenmp' not in c for c in commands), \
         commands
+    # and linked by gold where g++ has it (the modules ran above)
+    assert all(c.split().count(flag) == 1 for c in commands for flag in gxnor_pch.link_flags())
     for (command, tree), includes in zip(seen, sources):
         used = [line for line in tree.splitlines() if line.endswith('theano_pch.h.gch')]
         assert len(used) == 1 and used[0].startswith('! ' + folder), (command, tree[:2000])
@@ -93,6 +99,11 @@ def test_theano_compiles_each_module_with_the_precompiled_header(monkeypatch):
         with open(used[0][2:-len('.gch')]) as handle:
             header = handle.read().splitlines()
         assert list(gxnor_pch.THEANO_PREFIX) == header[:3] and header == includes[:len(header)]
+
+
+def test_modules_link_with_gold_where_the_machine_has_it():
+    gold = which('ld.gold')
+    assert gxnor_pch.link_flags() == (['-fuse-ld=gold'] if gold else [])
 
 
 def test_a_header_that_does_not_build_is_tried_once(monkeypatch):
