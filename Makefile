@@ -62,7 +62,7 @@ PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
 # Empty: pytest.ini's testpaths (tests/ and the modules' docstring examples).
 TESTS ?=
 
-.PHONY: cifar10 cifar10-data help test test27 test311 test-numpy2 test-gpu test-bench mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu venv-bench sysdeps gpu-sysdeps clean-venvs
+.PHONY: cifar10 cifar10-data help test test27 test311 test-numpy2 test-gpu test-bench mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu venv-bench sysdeps gpu-sysdeps slurm-sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
@@ -108,6 +108,7 @@ help:
 	@echo '                    Theano'"'"'s GPU backend (see GPU in README.md)'
 	@echo '  make sysdeps      check g++; install OpenBLAS (libopenblas-dev) with apt-get when root'
 	@echo '  make gpu-sysdeps  the Debian packages of the GPU backend ($(GPU_DEBS)) with apt-get when root'
+	@echo '  make slurm-sysdeps  Slurm and munge ($(SLURM_DEBS)) for the sweep'"'"'s tests, with apt-get when root'
 	@echo '  make clean-venvs  remove the six envs ($(VENV27), $(VENV311), $(VENV_NP2), $(VENV_GPU), $(VENV_BENCH), $(VENV_TOOLS))'
 	@echo 'Variables (make VAR=value):'
 	@echo '  MNIST_DIR=$(MNIST_DIR)'
@@ -210,6 +211,23 @@ gpu-sysdeps: sysdeps
 	    exit 1; \
 	fi
 
+# A single-node Slurm for the sweep's tests (tests/slurm_cluster.py starts it as root in a
+# folder of its own): Debian's daemons, clients and munge.  Without root, a note; the
+# Slurm tests then skip (CI, as root, installs them and requires them).
+SLURM_DEBS := slurmctld slurmd slurm-client munge
+slurm-sysdeps:
+	@missing=$$(for p in $(SLURM_DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then \
+	    echo 'slurm-sysdeps: $(SLURM_DEBS) present'; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "slurm-sysdeps: apt-get install" $$missing; \
+	    $(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q $$missing || exit 1; \
+	else \
+	    echo "slurm-sysdeps: note: the sweep's Slurm tests need the Debian packages" $$missing "(as root: apt-get install them); they skip without"; \
+	fi
+
 venv-gpu: $(VENV_GPU)/$(STAMP)
 
 $(VENV_GPU)/$(STAMP): requirements.txt requirements-gpu.txt | gpu-sysdeps
@@ -295,9 +313,9 @@ test:
 	exit $$status
 
 .PHONY: $(TEST_SUITES)
-test-suite-27: sysdeps venv27 cifar10-data
+test-suite-27: sysdeps slurm-sysdeps venv27 cifar10-data
 	@$(run_tests) $(VENV27)
-test-suite-311: sysdeps venv311 cifar10-data
+test-suite-311: sysdeps slurm-sysdeps venv311 cifar10-data
 	@$(run_tests) $(VENV311)
 test-suite-numpy2: venv-numpy2
 	@PYTEST_ARGS='$(PYTEST_FLAGS)' TESTS='$(NUMPY2_TESTS)' bash tools/run-tests.sh $(VENV_NP2)

@@ -995,12 +995,23 @@ def default_run_name(name, args):
                                  digest.hexdigest()[:8])
 
 
-# Flags that only some methods read: (dest, methods, what the others do instead).
-_METHOD_FLAGS = (
-    ('update', ('gxnor',), "only GXNOR-Net's discrete weights move by DST; "
-     'every other method trains its weights with Adam'),
-    ('stochastic', ('binaryconnect', 'bnn'), 'only BinaryConnect and BNN binarize at random'),
-)
+# Why a flag does nothing for the other methods, where more than "only X reads it"
+# says (which methods read which flag: each method's record in methods.py).
+_FLAG_WHY = {
+    'update': "only GXNOR-Net's discrete weights move by DST; every other method trains its "
+              'weights with Adam',
+    'stochastic': 'only BinaryConnect and BNN binarize at random',
+}
+
+
+def _ignored_flag_note(dest, method):
+    """The warning for flag ``dest`` given to a method that does not read it, or None."""
+    readers = methods.readers(dest)
+    if method in readers:
+        return None
+    why = _FLAG_WHY.get(dest) or 'only --method %s read%s it' % (
+        ', '.join(readers), 's' if len(readers) == 1 else '')
+    return '--%s has no effect with --method %s: %s' % (dest.replace('_', '-'), method, why)
 
 
 def _flag_notes(given, args):
@@ -1018,10 +1029,10 @@ def _flag_notes(given, args):
                      for action, value in uses]
             notes.append('%s contradict each other; the last one wins: %s = %s'
                          % (' and '.join(shown), dest, getattr(args, dest)))
-    for dest, readers, why in _METHOD_FLAGS:
-        if dest in by_dest and args.method not in readers:
-            notes.append('--%s has no effect with --method %s: %s'
-                         % (dest, args.method, why))
+    for dest in by_dest:
+        note = _ignored_flag_note(dest, args.method)
+        if note:
+            notes.append(note)
     return notes
 
 

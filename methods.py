@@ -33,6 +33,8 @@ Examples
 ['binaryconnect', 'bnn', 'bwn']
 >>> METHODS['xnor'].activation
 'xnor'
+>>> METHODS['gxnor'].paper['mnist']
+99.32
 """
 from __future__ import absolute_import, division
 
@@ -43,24 +45,101 @@ import lasagne
 
 import gxnor_layers
 
-__all__ = ['Method', 'METHODS', 'weight_layer', 'activation_layer', 'bits_label',
-           'method_label']
+__all__ = ['Method', 'METHODS', 'PAPER_SOURCE', 'get', 'readers', 'weight_layer',
+           'activation_layer', 'bits_label', 'method_label']
 
-Method = namedtuple('Method', ['name', 'weights', 'activation', 'title'])
+
+class Method(namedtuple('Method', ['name', 'weights', 'activation', 'title', 'flags', 'paper',
+                                   'lr', 'engine'])):
+    """One method: everything the harness, the engine and the sweeps ask about it.
+
+    name : str
+        What ``--method`` takes.
+    weights, activation : str
+        Its weight and activation quantizers (``gxnor_layers``' layers take them by
+        these names; ``'fp'`` and ``'relu'``: none).
+    title : str
+        Its name in tables and figures, with the paper it comes from.
+    flags : tuple of str
+        The flags (argparse ``dest``) that this method reads and others ignore.
+    paper : dict
+        Test accuracy (%) per dataset (``'mnist'``, ``'cifar10'``, ``'svhn'``) as the
+        comparison table of :data:`PAPER_SOURCE` lists it; absent where it lists none.
+    lr : dict
+        The starting learning rate chosen for it on the validation set, per protocol
+        (a name; ``bench/results/`` holds the search that chose it).
+    engine : bool
+        Whether the gated-XNOR engine (``gated_xnor.py``) runs its models (with its
+        default flags; stochastic BinaryConnect and BNN it refuses).
+    """
+    __slots__ = ()
+
+
+# Where the accuracies of ``Method.paper`` come from: the comparison table that the TBN
+# paper (Wan et al., ECCV 2018) compiles from each method's own paper (GXNOR-Net's
+# 99.32 / 92.50 / 97.37 as Deng et al. report them); DoReFa-Net's at 1-bit weights and
+# 2-bit activations, this harness's defaults.
+PAPER_SOURCE = 'the comparison table of the TBN paper (Wan et al. 2018)'
+
+# The protocol of bench/studies/compare_methods.py (MNIST, 10,000 training images,
+# 5 epochs of batch 100, LR decayed tenfold): the LR of bench/results/compare_methods.json.
+SHORT_MNIST = 'mnist-10k-5ep'
+
+_GXNOR_FLAGS = ('N', 'act_N', 'r', 'a', 'window', 'm', 'update', 'weight_storage')
 
 METHODS = OrderedDict((m.name, m) for m in [
-    Method('gxnor', 'gxnor', 'gxnor', 'GXNOR-Net (Deng et al. 2018)'),
-    Method('fp', 'fp', 'relu', 'full precision'),
-    Method('binaryconnect', 'binaryconnect', 'relu', 'BinaryConnect (Courbariaux et al. 2015)'),
-    Method('bnn', 'binaryconnect', 'bnn', 'BNN (Courbariaux, Hubara et al. 2016)'),
-    Method('bwn', 'bwn', 'relu', 'BWN (Rastegari et al. 2016)'),
-    Method('xnor', 'bwn', 'xnor', 'XNOR-Net (Rastegari et al. 2016)'),
-    Method('twn', 'twn', 'relu', 'TWN (Li and Liu 2016)'),
-    Method('ttq', 'ttq', 'relu', 'TTQ (Zhu et al. 2017)'),
-    Method('dorefa', 'dorefa', 'dorefa', 'DoReFa-Net (Zhou et al. 2016)'),
-    Method('syq', 'syq', 'dorefa', 'SYQ (Faraone et al. 2018)'),
-    Method('tbn', 'bwn', 'tbn', 'TBN (Wan et al. 2018)'),
+    Method('gxnor', 'gxnor', 'gxnor', 'GXNOR-Net (Deng et al. 2018)', _GXNOR_FLAGS,
+           dict(mnist=99.32, cifar10=92.50, svhn=97.37), {SHORT_MNIST: 0.3}, True),
+    Method('fp', 'fp', 'relu', 'full precision', (),
+           dict(mnist=99.48, cifar10=92.88, svhn=97.68), {SHORT_MNIST: 0.1}, False),
+    Method('binaryconnect', 'binaryconnect', 'relu', 'BinaryConnect (Courbariaux et al. 2015)',
+           ('stochastic',), dict(mnist=98.82, cifar10=91.73, svhn=97.85), {SHORT_MNIST: 0.1},
+           False),
+    Method('bnn', 'binaryconnect', 'bnn', 'BNN (Courbariaux, Hubara et al. 2016)',
+           ('stochastic',), dict(mnist=98.60, cifar10=89.85, svhn=97.47), {SHORT_MNIST: 0.3},
+           True),
+    Method('bwn', 'bwn', 'relu', 'BWN (Rastegari et al. 2016)', (),
+           dict(mnist=99.38, cifar10=92.58, svhn=97.46), {SHORT_MNIST: 0.1}, False),
+    Method('xnor', 'bwn', 'xnor', 'XNOR-Net (Rastegari et al. 2016)', (),
+           dict(mnist=99.21, cifar10=90.02, svhn=96.96), {SHORT_MNIST: 0.1}, True),
+    Method('twn', 'twn', 'relu', 'TWN (Li and Liu 2016)', (),
+           dict(mnist=99.38, cifar10=92.56), {SHORT_MNIST: 0.03}, False),
+    Method('ttq', 'ttq', 'relu', 'TTQ (Zhu et al. 2017)', ('ttq_threshold',), {},
+           {SHORT_MNIST: 0.1}, False),
+    Method('dorefa', 'dorefa', 'dorefa', 'DoReFa-Net (Zhou et al. 2016)', ('w_bits', 'a_bits'),
+           dict(svhn=97.6), {SHORT_MNIST: 0.1}, False),
+    Method('syq', 'syq', 'dorefa', 'SYQ (Faraone et al. 2018)', ('a_bits', 'syq_eta'), {},
+           {SHORT_MNIST: 0.1}, False),
+    Method('tbn', 'bwn', 'tbn', 'TBN (Wan et al. 2018)', ('tbn_delta',),
+           dict(mnist=99.38, cifar10=90.85, svhn=97.27), {SHORT_MNIST: 0.1}, True),
 ])
+
+
+def get(name):
+    """The record of method ``name``; a ValueError naming the methods otherwise.
+
+    >>> get('xnor').engine
+    True
+    >>> get('XNOR')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown method 'XNOR': one of gxnor, fp, binaryconnect, ...
+    """
+    if name not in METHODS:
+        raise ValueError('unknown method %r: one of %s' % (name, ', '.join(METHODS)))
+    return METHODS[name]
+
+
+def readers(dest):
+    """The methods that read flag ``dest`` (all of them where none lists it as its own).
+
+    >>> readers('stochastic')
+    ['binaryconnect', 'bnn']
+    >>> len(readers('H')) == len(METHODS)
+    True
+    """
+    own = [m.name for m in METHODS.values() if dest in m.flags]
+    return own or list(METHODS)
 
 
 def _threshold(args, quantizer):

@@ -170,3 +170,12 @@ def test_unsupported_methods_raise_model_error(flags, message, tmp_path):
     assert message in text and os.path.basename(path) in text
     if args.method not in gated_xnor.SUPPORTED_METHODS:     # not bnn --stochastic
         assert 'the engine runs gxnor, bnn, xnor, tbn models only' in text
+
+
+def test_the_method_records_say_which_methods_the_engine_runs():
+    """methods.py's ``engine`` field is what the engine (which imports no Theano, so not
+    methods.py) accepts, and what the test above compares."""
+    import methods
+    engine = set(gated_xnor.SUPPORTED_METHODS)
+    assert set(m.name for m in methods.METHODS.values() if m.engine) == engine
+    assert set(flags[1] for flags in SUPPORTED) == engine

@@ -11,7 +11,7 @@ import pytest
 import theano.tensor as T
 
 import binary_net
-from conftest import subset_experiment
+from conftest import ROOT, subset_experiment
 import datasets
 import gated_xnor
 import gxnor_layers
@@ -140,3 +140,43 @@ def test_method_models_record_method_and_engine_refuses_them(small, capsys):
     with pytest.raises(gated_xnor.ModelError) as refused:
         gated_xnor.load_model(summary['model'])
     assert 'unsupported layer kind' in str(refused.value)
+
+
+# ------------------------------------------------------------- the records
+
+def test_each_record_names_quantizers_the_layers_know_and_flags_the_harness_has():
+    import mnist
+    dests = set(action.dest for action in binary_net.build_parser(mnist.EXPERIMENT)._actions)
+    for name, method in methods.METHODS.items():
+        assert method.name == name and methods.get(name) is method
+        assert method.weights in gxnor_layers.QUANTIZERS + ('gxnor', 'fp'), name
+        assert method.activation in gxnor_layers.ACTIVATIONS + ('gxnor', 'relu'), name
+        assert set(method.flags) <= dests, (name, set(method.flags) - dests)
+        assert set(method.paper) <= set(['mnist', 'cifar10', 'svhn']), name
+        assert all(85 < accuracy < 100 for accuracy in method.paper.values()), name
+    with pytest.raises(ValueError) as unknown:
+        methods.get('gxnor-net')
+    assert 'one of gxnor, fp,' in str(unknown.value)
+
+
+def test_a_flag_given_to_a_method_that_does_not_read_it_is_one_note():
+    import mnist
+    for name, method in methods.METHODS.items():
+        for dest, value in (('stochastic', []), ('a_bits', ['3']), ('ttq_threshold', ['0.1']),
+                            ('N', ['2'])):
+            flag = '--' + dest.replace('_', '-')
+            argv = ['--method', name, flag] + value
+            found = []
+            binary_net.parse_args(mnist.EXPERIMENT, argv, found)
+            reads = name in methods.readers(dest)
+            assert reads == (dest in method.flags)
+            assert len(found) == (0 if reads else 1), (argv, found)
+            assert reads or found[0].startswith(flag + ' has no effect with --method %s: only '
+                                                % name)
+
+
+def test_the_recorded_lr_is_the_one_the_short_protocols_search_chose():
+    with open(os.path.join(ROOT, 'bench', 'results', 'compare_methods.json')) as handle:
+        rows = dict((row['label'], row) for row in json.load(handle)['rows'])
+    for name, method in methods.METHODS.items():
+        assert method.lr[methods.SHORT_MNIST] == rows[name]['chosen_lr'], name
