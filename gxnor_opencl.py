@@ -7,9 +7,10 @@ builds the same kernels six times.  On CUDA libgpuarray keeps built kernels,
 so this costs little; on OpenCL (POCL on a CPU, as CI runs the GPU backend)
 every build runs the OpenCL C compiler, about 60 ms each: the elementwise
 builds were 127 of the 161 s that a warm run of ``tools/gpu_step.py cifar10
---widths 8,8,16,16 --method fp`` took (55 s with this module).  :func:`install` makes the nodes of one module share the elementwise
-object the first of them built (per GPU context): the same kernels, run one
-node after another as Theano's virtual machine does.
+--widths 8,8,16,16 --method fp`` took (55 s with this module).
+:func:`install` makes the nodes of one module share the elementwise object
+the first of them built (per GPU context): the same kernels, run one node
+after another as Theano's virtual machine does.
 
 It applies where Theano's device is an OpenCL one (``device=opencl*``), and
 changes the op's cache version, so modules built without it are not taken.
@@ -55,8 +56,9 @@ def shared_init_code(code, context):
     builds; None where ``code`` does not have the call.
 
     >>> code = 'ge = GpuElemwise_new(c, x);\\nif (ge == NULL) {\\n  { fail; }\\n}\\n'
-    >>> print(shared_init_code(code, 'c').strip())
-    if (gxnor_shared_ge() != NULL && gxnor_shared_ctx() == c) ge = gxnor_shared_ge(); else ge = GpuElemwise_new(c, x);
+    >>> print(shared_init_code(code, 'c').strip())  # doctest: +NORMALIZE_WHITESPACE
+    if (gxnor_shared_ge() != NULL && gxnor_shared_ctx() == c) ge = gxnor_shared_ge();
+    else ge = GpuElemwise_new(c, x);
     if (ge == NULL) {
       { fail; }
     }

@@ -9,7 +9,7 @@ same command continues a sweep.  Then the runs' ``results.json`` make the table
 (one row per method: its seeds' test errors, the paper's number beside them; in an
 LR search, each method's LR with the lowest validation error, never the test error).
 
-    python sweep.py grids/paper-mnist.json --out ~/runs/paper-mnist --jobs 2
+    python sweep.py grids/paper-mnist.json --out ~/runs/paper-mnist --jobs 2 --data-dir DIR
     python sweep.py grids/paper-mnist.json --out ~/runs/paper-mnist --executor slurm \\
         --cpus-per-task 4 --gpus 1 --slurm-option=--partition=gpu      # sweep_slurm.py
 
@@ -141,11 +141,13 @@ def run_name(grid, run):
     return '%s-%s-seed%s-%s' % (grid['name'], run.method, run.seed, digest.hexdigest()[:8])
 
 
-def command(grid, run, out):
-    """The command of ``run``: the interpreter, the script and its flags."""
+def command(grid, run, out, data_dir=None):
+    """The command of ``run``: the interpreter, the script and its flags (and
+    ``--data-dir``, which is where this machine keeps the data, not part of the run)."""
     return [_python(grid), _script(grid)] + run.argv + [
         '--run-name', run_name(grid, run), '--results-dir', os.path.join(out, 'results'),
-        '--weights-dir', os.path.join(out, 'weights')]
+        '--weights-dir', os.path.join(out, 'weights')] + (
+            ['--data-dir', data_dir] if data_dir else [])
 
 
 def results_of(grid, run, out):
@@ -169,7 +171,7 @@ def _clock(seconds):
     return '%d:%02d:%02d' % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
-def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout):
+def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=None):
     """Run the unfinished ``runs`` of ``grid``, ``jobs`` at a time, each with its share of
     the cores as threads; one progress line per change and one line per failed run.
     Returns the failed runs' labels."""
@@ -206,7 +208,7 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout):
                 run = queue.pop(0)
                 log = os.path.join(logs, run_name(grid, run) + '.log')
                 handle = open(log, 'ab')
-                proc = subprocess.Popen(command(grid, run, out), stdout=handle,
+                proc = subprocess.Popen(command(grid, run, out, data_dir), stdout=handle,
                                         stderr=subprocess.STDOUT, env=env, cwd=ROOT)
                 running.append((run, proc, handle, log))
                 progress()
@@ -302,7 +304,7 @@ def markdown(summary):
     return '\n'.join(lines)
 
 
-def run_one(grid, runs, out, index):
+def run_one(grid, runs, out, index, data_dir=None):
     """Become run ``index``'s command (a Slurm task): its output appended to its log, its
     threads the CPUs Slurm gave the task."""
     run = runs[index]
@@ -317,7 +319,7 @@ def run_one(grid, runs, out, index):
     os.dup2(handle, 1)
     os.dup2(handle, 2)
     os.chdir(ROOT)
-    cmd = command(grid, run, out)
+    cmd = command(grid, run, out, data_dir)
     os.execv(cmd[0] if os.path.isabs(cmd[0]) else _which(cmd[0]), cmd)
 
 
@@ -333,6 +335,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('grid', help='the grid file (JSON), e.g. grids/paper-mnist.json')
     p.add_argument('--out', required=True, help='where the runs, their logs and the table go')
+    p.add_argument('--data-dir', default=None,
+                   help="the dataset's folder, given to every run (default: each script's)")
     p.add_argument('--executor', choices=('local', 'slurm'), default='local',
                    help='local: --jobs runs at once on this machine; slurm: one job array')
     p.add_argument('--jobs', type=int, default=1, help='runs at once (local executor)')
@@ -349,6 +353,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     prog = os.path.basename(sys.argv[0] or 'sweep.py')
+    # the runs start in the project's folder: paths given from here must still hold there
+    args.out = os.path.abspath(args.out)
+    args.data_dir = os.path.abspath(args.data_dir) if args.data_dir else None
     try:
         if args.jobs < 1 or args.cpus_per_task < 1 or args.gpus < 0:
             raise GridError('--jobs and --cpus-per-task must be >= 1, --gpus >= 0')
@@ -358,7 +365,7 @@ def main(argv=None):
             if not 0 <= args.run_index < len(runs):
                 raise GridError('--run-index %d: the grid has %d runs' % (args.run_index,
                                                                           len(runs)))
-            return run_one(grid, runs, args.out, args.run_index)
+            return run_one(grid, runs, args.out, args.run_index, args.data_dir)
     except GridError as err:
         sys.stderr.write('%s: error: %s\n' % (prog, err))
         return 2
@@ -370,12 +377,13 @@ def main(argv=None):
                 try:
                     failed = sweep_slurm.submit(grid, args.grid, runs, args.out,
                                                 args.cpus_per_task, args.gpus,
-                                                args.slurm_option, args.poll)
+                                                args.slurm_option, args.poll, args.data_dir)
                 except sweep_slurm.SlurmError as err:
                     sys.stderr.write('%s: error: %s\n' % (prog, err))
                     return 2
             else:
-                failed = run_local(grid, runs, args.out, jobs=args.jobs)
+                failed = run_local(grid, runs, args.out, jobs=args.jobs,
+                                   data_dir=args.data_dir)
         except KeyboardInterrupt:
             sys.stderr.write('%s: interrupted; the same command resumes the sweep\n' % prog)
             return 130

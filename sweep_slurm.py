@@ -41,7 +41,7 @@ class SlurmError(RuntimeError):
 
 
 def job_script(grid_path, out, indices, python, cpus=1, gpus=0, extra=(), name='sweep',
-               sweep=_SWEEP):
+               sweep=_SWEEP, data_dir=None):
     """The batch script of a job array whose task i runs run ``indices[i]`` of the grid."""
     lines = ['#!/bin/bash', '#SBATCH --job-name=%s' % name,
              '#SBATCH --array=0-%d' % (len(indices) - 1),
@@ -51,8 +51,9 @@ def job_script(grid_path, out, indices, python, cpus=1, gpus=0, extra=(), name='
         lines.append('#SBATCH --gres=gpu:%d' % gpus)
     lines += ['#SBATCH %s' % option for option in extra]
     lines.append('runs=(%s)' % ' '.join(str(i) for i in indices))
-    lines.append('exec %s %s %s --out %s --run-index "${runs[$SLURM_ARRAY_TASK_ID]}"'
-                 % (python, sweep, grid_path, out))
+    data = ' --data-dir %s' % data_dir if data_dir else ''
+    lines.append('exec %s %s %s --out %s%s --run-index "${runs[$SLURM_ARRAY_TASK_ID]}"'
+                 % (python, sweep, grid_path, out, data))
     return '\n'.join(lines) + '\n'
 
 
@@ -78,7 +79,8 @@ def task_states(job):
     return states
 
 
-def submit(grid, grid_path, runs, out, cpus=1, gpus=0, extra=(), poll=5.0, stream=sys.stdout):
+def submit(grid, grid_path, runs, out, cpus=1, gpus=0, extra=(), poll=5.0, data_dir=None,
+           stream=sys.stdout):
     """Submit the unfinished ``runs`` as one job array and follow it until its tasks end;
     returns the labels of the runs that did not finish."""
     import sweep
@@ -102,7 +104,8 @@ def submit(grid, grid_path, runs, out, cpus=1, gpus=0, extra=(), poll=5.0, strea
     with open(script, 'w') as handle:
         handle.write(job_script(os.path.abspath(grid_path), os.path.abspath(out), todo,
                                 grid.get('python') or sys.executable, cpus, gpus, extra,
-                                'sweep-' + grid['name']))
+                                'sweep-' + grid['name'],
+                                data_dir=os.path.abspath(data_dir) if data_dir else None))
     job = _call(['sbatch', '--parsable', script]).strip().split(';')[0]
     say('sweep %s: submitted %s as Slurm job %s' % (grid['name'], script, job))
     shown = None

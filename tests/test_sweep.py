@@ -33,9 +33,10 @@ def run_sweep(*argv):
 
 
 def test_a_grid_runs_two_at_a_time_then_is_read_back_not_run_again(tmp_path, mnist_dir):
-    grid = write_grid(tmp_path, mnist_dir, seeds_of=dict(fp=[1, 2]))
+    # the data folder from the command line (where this machine keeps it), not the grid
+    grid = write_grid(tmp_path, mnist_dir, seeds_of=dict(fp=[1, 2]), flags=SUBSET)
     out = str(tmp_path / 'out')
-    code, text, err = run_sweep(grid, '--out', out, '--jobs', '2')
+    code, text, err = run_sweep(grid, '--out', out, '--jobs', '2', '--data-dir', mnist_dir)
     assert code == 0, text + err
     assert '3 runs, 0 finished before, 3 to run, 2 at a time with 1 threads each' in text
     assert 'sweep t: 3 done (0 before), 0 running, 0 failed, 0 to start' in text
@@ -49,7 +50,7 @@ def test_a_grid_runs_two_at_a_time_then_is_read_back_not_run_again(tmp_path, mni
                for row in rows for run in row['runs']]
     stamps = [os.path.getmtime(path) for path in results]
     # Again: every run is read back, none trains, and the table is the same.
-    code, again, err = run_sweep(grid, '--out', out, '--jobs', '2')
+    code, again, err = run_sweep(grid, '--out', out, '--jobs', '2', '--data-dir', mnist_dir)
     assert code == 0 and '3 finished before, 0 to run' in again, again + err
     assert [os.path.getmtime(path) for path in results] == stamps
     assert again.split('\n| method')[1] == text.split('\n| method')[1]
