@@ -197,36 +197,31 @@ $(VENV_BENCH)/$(STAMP): requirements-bench.txt
 # names a folder holding only a link to the package: pointing at all of
 # dist-packages would bring in Debian's NumPy too.  The .pth path is relative
 # (site resolves it against site-packages), so the environment can be moved.
-gpu-sysdeps: sysdeps
-	@missing=$$(for p in $(GPU_DEBS); do \
+# $(call debs,TARGET,PACKAGES,WITHOUT ROOT): install the Debian PACKAGES missing with
+# apt-get when root; otherwise run the shell command WITHOUT ROOT ($$missing names them).
+define debs
+	@missing=$$(for p in $(2); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	done); \
 	if [ -z "$$missing" ]; then \
-	    echo 'gpu-sysdeps: $(GPU_DEBS) present'; \
+	    echo '$(1): $(2) present'; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "gpu-sysdeps: apt-get install" $$missing; \
+	    echo "$(1): apt-get install" $$missing; \
 	    $(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q $$missing || exit 1; \
 	else \
-	    echo "error: the GPU backend needs the Debian packages:" $$missing "(apt-get install them as root)" >&2; \
-	    exit 1; \
+	    $(3); \
 	fi
+endef
+
+gpu-sysdeps: sysdeps
+	$(call debs,gpu-sysdeps,$(GPU_DEBS),echo "error: the GPU backend needs the Debian packages:" $$missing "(apt-get install them as root)" >&2; exit 1)
 
 # A single-node Slurm for the sweep's tests (tests/slurm_cluster.py starts it as root in a
 # folder of its own): Debian's daemons, clients and munge.  Without root, a note; the
 # Slurm tests then skip (CI, as root, installs them and requires them).
 SLURM_DEBS := slurmctld slurmd slurm-client munge
 slurm-sysdeps:
-	@missing=$$(for p in $(SLURM_DEBS); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
-	done); \
-	if [ -z "$$missing" ]; then \
-	    echo 'slurm-sysdeps: $(SLURM_DEBS) present'; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "slurm-sysdeps: apt-get install" $$missing; \
-	    $(APT_GET) update -q && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -q $$missing || exit 1; \
-	else \
-	    echo "slurm-sysdeps: note: the sweep's Slurm tests need the Debian packages" $$missing "(as root: apt-get install them); they skip without"; \
-	fi
+	$(call debs,slurm-sysdeps,$(SLURM_DEBS),echo "slurm-sysdeps: note: the sweep's Slurm tests need the Debian packages" $$missing "(as root: apt-get install them); they skip without")
 
 venv-gpu: $(VENV_GPU)/$(STAMP)
 
