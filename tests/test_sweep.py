@@ -137,7 +137,7 @@ def test_slurm_runs_the_grid_as_a_job_array_and_a_cancelled_task_resumes(tmp_pat
     """A real single-node Slurm: the grid's two runs as one job array; task 0 cancelled
     (scancel: SIGTERM) once it trains is one FAILED line with its log, the other
     finishes; the same command submits only the cancelled run, which resumes."""
-    flags = ['--train-size', '3000', '--val-size', '200', '--test-size', '200', '--epochs', '3',
+    flags = ['--train-size', '3000', '--val-size', '200', '--test-size', '200', '--epochs', '5',
              '--batch-size', '20', '--data-dir', mnist_dir]
     grid = write_grid(tmp_path, mnist_dir, flags=flags)
     out = str(tmp_path / 'out')
@@ -153,7 +153,7 @@ def test_slurm_runs_the_grid_as_a_job_array_and_a_cancelled_task_resumes(tmp_pat
     job = lines[-1].split(' as Slurm job ')[1].strip()
     runs = sweep.expand(sweep.load_grid(grid))
     log = os.path.join(out, 'logs', sweep.run_name(json.load(open(grid)), runs[0]) + '.log')
-    wait_for(lambda: os.path.exists(log) and 'epoch 1/3: minibatch' in open(log).read(),
+    wait_for(lambda: os.path.exists(log) and 'epoch 1/5: minibatch' in open(log).read(),
              'run 0 never started training: ' + log)
     slurm.call('scancel', '%s_0' % job)
     text = ''.join(lines) + proc.communicate()[0].decode('utf-8')
