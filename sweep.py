@@ -272,9 +272,14 @@ def table(grid, runs, out):
         for entry in lrs.values():
             vals = [r['best_val_err'] for r in entry['runs']]
             entry['best_val_err_mean'] = sum(vals) / len(vals) if vals else None
-        complete = [e for e in lrs.values() if e['runs'] and len(e['runs']) == len(e['seeds'])]
-        chosen = min(complete or list(lrs.values()),
-                     key=lambda e: (e['best_val_err_mean'] is None, e['best_val_err_mean']))
+        # The LR whose finished runs have the lowest mean validation error (LRs with every
+        # seed finished first); none while no run of the method has finished.
+        tried = [e for e in lrs.values() if e['runs']]
+        if tried:
+            chosen = min(tried, key=lambda e: (len(e['runs']) < len(e['seeds']),
+                                               e['best_val_err_mean']))
+        else:
+            chosen = dict(list(lrs.values())[0], lr=None)
         row = dict(method=method, lr=chosen['lr'], seeds=chosen['seeds'], runs=chosen['runs'])
         errors = [r['test_err_at_best_val'] for r in row['runs']]
         row['test_err_at_best_val_mean'] = round(sum(errors) / len(errors), 3) if errors else None
@@ -291,12 +296,13 @@ def table(grid, runs, out):
 
 def markdown(summary):
     """The table of :func:`table` as Markdown."""
-    lines = ['| method | LR | seeds | test error at best val. (%) | best test error (%) '
-             '| paper (%) |', '|---|---|---|---|---|---|']
+    lines = ['| method | LR | seeds done | test error at best val. (%) | best test error (%) '
+             '| paper error (%) |', '|---|---|---|---|---|---|']
     for row in summary['rows']:
         runs = row['runs']
         lines.append('| %s | %s | %d/%d | %s | %s | %s |' % (
-            row['title'], '%g' % row['lr'] if row['lr'] else 'default', len(runs),
+            row['title'], '%g' % row['lr'] if row['lr'] else ('default' if runs else '-'),
+            len(runs),
             len(row['seeds']),
             ', '.join('%.2f' % r['test_err_at_best_val'] for r in runs) or '-',
             ', '.join('%.2f' % r['best_test_err'] for r in runs) or '-',
