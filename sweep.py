@@ -394,6 +394,12 @@ def main(argv=None):
             sys.stderr.write('%s: interrupted; the same command resumes the sweep\n' % prog)
             return 130
     summary = table(grid, runs, args.out)
+    from bench import common
+    # the command that runs the sweep (and writes this table again)
+    words = [w for w in (argv if argv is not None else sys.argv[1:]) if w != '--collect']
+    summary.update(command=' '.join(['python sweep.py'] + words),
+                   date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
+                   machine=common.machine())
     path = os.path.join(args.out, 'table.json')
     if not os.path.isdir(args.out):
         os.makedirs(args.out)
