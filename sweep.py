@@ -228,9 +228,11 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=Non
                         % (grid['name'], run.label, code, log))
                 progress()
     finally:
-        for run, proc, handle, _ in running:     # Ctrl-C: each run stops as with Ctrl-C
+        # Ctrl-C or SIGTERM: each run stops as with Ctrl-C (SIGTERM, which the harness takes
+        # as Ctrl-C even where it started with SIGINT ignored, as a background job does)
+        for run, proc, handle, _ in running:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(signal.SIGTERM)
         for run, proc, handle, _ in running:
             proc.wait()
             handle.close()
@@ -377,6 +379,8 @@ def main(argv=None):
         return 2
     failed = []
     if not args.collect:
+        import run_guard
+        run_guard.stop_on_signals()     # SIGTERM and SIGHUP stop the sweep as Ctrl-C does
         try:
             if args.executor == 'slurm':
                 import sweep_slurm

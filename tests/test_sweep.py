@@ -2,6 +2,7 @@
 two at a time, collected into a table; run again, nothing finished is run again."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -190,3 +191,23 @@ def test_without_slurm_the_slurm_executor_is_one_error_line(tmp_path, mnist_dir)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith('sweep.py: error: sbatch: ') and 'is Slurm installed' in lines[0]
+
+
+def test_sigterm_stops_the_runs_as_ctrl_c_and_the_same_command_resumes(tmp_path, mnist_dir):
+    grid = write_grid(tmp_path, mnist_dir, methods=['fp'], flags=[
+        '--train-size', '3000', '--val-size', '200', '--test-size', '200', '--epochs', '5',
+        '--batch-size', '20', '--data-dir', mnist_dir])
+    out = str(tmp_path / 'out')
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'sweep.py'), grid, '--out', out],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    (run,) = sweep.expand(sweep.load_grid(grid))
+    log = os.path.join(out, 'logs', sweep.run_name(json.load(open(grid)), run) + '.log')
+    wait_for(lambda: os.path.exists(log) and 'epoch 2/5: minibatch' in open(log).read(),
+             'the run never reached epoch 2: ' + log)
+    proc.terminate()
+    out_text, err = proc.communicate()
+    assert proc.returncode == 130, out_text + err
+    assert 'interrupted; the same command resumes the sweep' in err.decode('utf-8')
+    assert re.search(r'the same command resumes after epoch [1-4]\b', open(log).read())
+    code, text, err = run_sweep(grid, '--out', out)
+    assert code == 0 and 'Resuming ' in open(log).read(), text + err
