@@ -173,14 +173,16 @@ def _clock(seconds):
 
 def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=None):
     """Run the unfinished ``runs`` of ``grid``, ``jobs`` at a time, each with its share of
-    the cores as threads; one progress line per change and one line per failed run.
+    the cores as threads (``OMP_NUM_THREADS`` where set); one progress line per change and
+    one line per failed run.
     Returns the failed runs' labels."""
     todo = [run for run in runs if not finished(results_of(grid, run, out))]
     done_before = len(runs) - len(todo)
     logs = os.path.join(out, 'logs')
     if not os.path.isdir(logs):
         os.makedirs(logs)
-    threads = str(max(1, _cores() // max(1, jobs)))
+    # each run's share of the cores, unless the caller set OMP_NUM_THREADS
+    threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, _cores() // max(1, jobs)))
     env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
     running, failed, finished_now, started = [], [], [], time.time()
 
