@@ -133,7 +133,13 @@ def stop(cluster):
             pass
     try:
         with open(os.path.join(cluster.folder, 'munged.pid')) as handle:
-            os.kill(int(handle.read().strip()), 15)
+            pid = int(handle.read().strip())
+        os.kill(pid, 15)
+        # munged writes its seed file as it exits: wait for it, or the folder comes back
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            os.kill(pid, 0)
+            time.sleep(0.1)
     except (IOError, OSError, ValueError):
         pass
     shutil.rmtree(cluster.folder, ignore_errors=True)
