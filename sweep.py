@@ -21,6 +21,7 @@ A grid file::
      "lr_protocol": "mnist-50k-20ep",           # each method's LR from its record, or
      "lr": {"gxnor": [0.3, 0.003]},             # [lr_start, lr_end] per method (wins)
      "lr_search": [0.03, 0.1, 0.3],             # or: every method at each starting LR,
+     "lr_search_of": {"gxnor": [0.1, 0.3, 1]},  # (one method's own list)
      "lr_decay": 0.001,                         # ending this many times lower
      "flags": ["--epochs", "20", "--batch-size", "1000"],
      "flags_of": {"gxnor": ["--a", "1"]},       # flags of one method only
@@ -34,6 +35,8 @@ Examples
 ['gxnor seed 1', 'gxnor seed 2', 'bnn seed 1']
 >>> [run.label for run in expand(dict(grid, lr_search=[0.1, 0.3], seeds_of={}, seeds=[1]))]
 ['gxnor seed 1 LR 0.1', 'gxnor seed 1 LR 0.3', 'bnn seed 1 LR 0.1', 'bnn seed 1 LR 0.3']
+>>> [run.lr for run in expand(dict(grid, lr_search=[0.1], lr_search_of=dict(bnn=[1]), seeds=[1]))]
+[0.1, 1]
 >>> expand(grid)[2].argv
 ['--method', 'bnn', '--seed', '1', '--epochs', '2']
 """
@@ -92,8 +95,9 @@ def expand(grid):
     runs = []
     for method in names:
         seeds = grid.get('seeds_of', {}).get(method, grid.get('seeds', [1]))
-        lrs = [[start, start * grid.get('lr_decay', 0.1)] for start in grid['lr_search']] \
-            if 'lr_search' in grid else [_lr(grid, method)]
+        search = grid.get('lr_search_of', {}).get(method, grid.get('lr_search'))
+        lrs = [[start, start * grid.get('lr_decay', 0.1)] for start in search] \
+            if search else [_lr(grid, method)]
         for lr in lrs:
             for seed in seeds:
                 argv = ['--method', method, '--seed', str(seed)]
