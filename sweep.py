@@ -52,7 +52,10 @@ import sys
 import time
 from collections import OrderedDict, namedtuple
 
-__all__ = ['Run', 'GridError', 'load_grid', 'expand', 'run_name', 'command', 'results_of',
+from bench import common
+
+__all__ = ['Run', 'GridError', 'load_grid', 'expand', 'run_name', 'log_path', 'command',
+           'results_of',
            'finished', 'run_local', 'table', 'markdown', 'main']
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -145,6 +148,11 @@ def run_name(grid, run):
     return '%s-%s-seed%s-%s' % (grid['name'], run.method, run.seed, digest.hexdigest()[:8])
 
 
+def log_path(grid, run, out):
+    """Where ``run``'s output goes: ``out/logs/<run name>.log``."""
+    return os.path.join(out, 'logs', run_name(grid, run) + '.log')
+
+
 def command(grid, run, out, data_dir=None):
     """The command of ``run``: the interpreter, the script and its flags (and
     ``--data-dir``, which is where this machine keeps the data, not part of the run)."""
@@ -186,7 +194,7 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=Non
     if not os.path.isdir(logs):
         os.makedirs(logs)
     # each run's share of the cores, unless the caller set OMP_NUM_THREADS
-    threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, _cores() // max(1, jobs)))
+    threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, common.cpu_count() // max(1, jobs)))
     env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
     running, failed, finished_now, started = [], [], [], time.time()
 
@@ -212,7 +220,7 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=Non
         while queue or running:
             while queue and len(running) < jobs:
                 run = queue.pop(0)
-                log = os.path.join(logs, run_name(grid, run) + '.log')
+                log = log_path(grid, run, out)
                 handle = open(log, 'ab')
                 proc = subprocess.Popen(command(grid, run, out, data_dir), stdout=handle,
                                         stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -243,14 +251,6 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=Non
             proc.wait()
             handle.close()
     return failed
-
-
-def _cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:          # Python 2.7
-        import multiprocessing
-        return multiprocessing.cpu_count()
 
 
 def table(grid, runs, out):
@@ -322,10 +322,10 @@ def run_one(grid, runs, out, index, data_dir=None):
     """Become run ``index``'s command (a Slurm task): its output appended to its log, its
     threads the CPUs Slurm gave the task."""
     run = runs[index]
-    log = os.path.join(out, 'logs', run_name(grid, run) + '.log')
+    log = log_path(grid, run, out)
     if not os.path.isdir(os.path.dirname(log)):
         os.makedirs(os.path.dirname(log))
-    threads = os.environ.get('SLURM_CPUS_PER_TASK') or str(_cores())
+    threads = os.environ.get('SLURM_CPUS_PER_TASK') or str(common.cpu_count())
     os.environ.update(OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
     handle = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
@@ -334,15 +334,7 @@ def run_one(grid, runs, out, index, data_dir=None):
     os.dup2(handle, 2)
     os.chdir(ROOT)
     cmd = command(grid, run, out, data_dir)
-    os.execv(cmd[0] if os.path.isabs(cmd[0]) else _which(cmd[0]), cmd)
-
-
-def _which(name):
-    for folder in os.environ.get('PATH', '').split(os.pathsep):
-        path = os.path.join(folder, name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return name
+    os.execvp(cmd[0], cmd)
 
 
 def parse_args(argv=None):
@@ -404,18 +396,13 @@ def main(argv=None):
             sys.stderr.write('%s: interrupted; the same command resumes the sweep\n' % prog)
             return 130
     summary = table(grid, runs, args.out)
-    from bench import common
     # the command that runs the sweep (and writes this table again)
     words = [w for w in (argv if argv is not None else sys.argv[1:]) if w != '--collect']
     summary.update(command=' '.join(['python sweep.py'] + words),
                    date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
                    machine=common.machine())
     path = os.path.join(args.out, 'table.json')
-    if not os.path.isdir(args.out):
-        os.makedirs(args.out)
-    with open(path + '.tmp', 'w') as handle:
-        json.dump(summary, handle, indent=1, sort_keys=True)
-    os.rename(path + '.tmp', path)
+    common.write_json(path, summary)
     print(markdown(summary))
     print('table: %s' % path)
     return 1 if failed else 0

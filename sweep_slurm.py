@@ -134,5 +134,5 @@ def submit(grid, grid_path, runs, out, cpus=1, gpus=0, extra=(), poll=5.0, data_
             failed.append(run.label)
             say('sweep %s: FAILED %s (Slurm task %s_%d); its log: %s' % (
                 grid['name'], run.label, job, task,
-                os.path.join(out, 'logs', sweep.run_name(grid, run) + '.log')))
+                sweep.log_path(grid, run, out)))
     return failed

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from bench import common
 from conftest import ROOT
 import sweep
 
@@ -39,7 +40,7 @@ def test_a_grid_runs_two_at_a_time_then_is_read_back_not_run_again(tmp_path, mni
     out = str(tmp_path / 'out')
     code, text, err = run_sweep(grid, '--out', out, '--jobs', '2', '--data-dir', mnist_dir)
     assert code == 0, text + err
-    threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, sweep._cores() // 2))
+    threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, common.cpu_count() // 2))
     assert '3 runs, 0 finished before, 3 to run, 2 at a time with %s threads each' % threads \
         in text
     assert 'sweep t: 3 done (0 before), 0 running, 0 failed, 0 to start' in text
@@ -155,7 +156,7 @@ def test_slurm_runs_the_grid_as_a_job_array_and_a_cancelled_task_resumes(tmp_pat
         lines.append(line)
     job = lines[-1].split(' as Slurm job ')[1].strip()
     runs = sweep.expand(sweep.load_grid(grid))
-    log = os.path.join(out, 'logs', sweep.run_name(json.load(open(grid)), runs[0]) + '.log')
+    log = sweep.log_path(json.load(open(grid)), runs[0], out)
     wait_for(lambda: os.path.exists(log) and 'epoch 1/5: minibatch' in open(log).read(),
              'run 0 never started training: ' + log)
     slurm.call('scancel', '%s_0' % job)
@@ -203,7 +204,7 @@ def test_sigterm_stops_the_runs_as_ctrl_c_and_the_same_command_resumes(tmp_path,
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'sweep.py'), grid, '--out', out],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     (run,) = sweep.expand(sweep.load_grid(grid))
-    log = os.path.join(out, 'logs', sweep.run_name(json.load(open(grid)), run) + '.log')
+    log = sweep.log_path(json.load(open(grid)), run, out)
     wait_for(lambda: os.path.exists(log) and 'epoch 2/5: minibatch' in open(log).read(),
              'the run never reached epoch 2: ' + log)
     proc.terminate()
