@@ -124,9 +124,13 @@ help:
 
 # ---------------------------------------------------------------- system
 
-# Two `make` commands started together (say two trainings) both find a package
-# missing: the second waits for dpkg's lock instead of failing at once.
-APT_GET = apt-get -o DPkg::Lock::Timeout=600
+# Never two apt-gets at once: `make test` installs the packages of several targets in
+# parallel (-j2), and apt-get fails at once when another one holds its lists' lock
+# (DPkg::Lock::Timeout waits for dpkg's lock only): each call waits for APT_LOCK.
+# Two `make` commands started together (say two trainings) wait the same way.
+APT = apt-get -o DPkg::Lock::Timeout=600
+APT_LOCK = /tmp/gxnor-apt-get.lock
+APT_GET = flock $(APT_LOCK) $(APT)
 
 sysdeps:
 	@if ! command -v g++ >/dev/null 2>&1; then \

@@ -55,7 +55,7 @@ from collections import OrderedDict, namedtuple
 from bench import common
 
 __all__ = ['Run', 'GridError', 'load_grid', 'expand', 'run_name', 'log_path', 'command',
-           'results_of',
+           'results_of', 'keep_finished',
            'finished', 'run_local', 'table', 'markdown', 'main']
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -162,14 +162,35 @@ def command(grid, run, out, data_dir=None):
             ['--data-dir', data_dir] if data_dir else [])
 
 
-def results_of(grid, run, out):
-    """The run's results.json as a dict, or None."""
-    path = os.path.join(out, 'results', run_name(grid, run), 'results.json')
+def _read(path):
     try:
         with open(path) as handle:
             return json.load(handle)
     except (IOError, OSError, ValueError):
         return None
+
+
+def results_of(grid, run, out, keep=None):
+    """The run's results.json as a dict, or None; where the run's folder under ``out`` has
+    no finished one, the copy :func:`keep_finished` made in ``keep`` (``--keep``)."""
+    results = _read(os.path.join(out, 'results', run_name(grid, run), 'results.json'))
+    if keep and not finished(results):
+        return _read(os.path.join(keep, run_name(grid, run) + '.json')) or results
+    return results
+
+
+def keep_finished(grid, runs, out, keep):
+    """Copy the results.json of every finished run under ``out`` to ``keep/<run name>.json``
+    (where it is not there yet): finished runs outlive ``out`` (a scratch folder wiped, a new
+    machine), and the table can be made from ``keep`` alone.  Returns how many it copied."""
+    copied = 0
+    for run in runs:
+        path = os.path.join(keep, run_name(grid, run) + '.json')
+        results = _read(os.path.join(out, 'results', run_name(grid, run), 'results.json'))
+        if finished(results) and not os.path.exists(path):
+            common.write_json(path, results)
+            copied += 1
+    return copied
 
 
 def finished(results):
@@ -183,12 +204,12 @@ def _clock(seconds):
     return '%d:%02d:%02d' % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
-def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=None):
+def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=None, keep=None):
     """Run the unfinished ``runs`` of ``grid``, ``jobs`` at a time, each with its share of
     the cores as threads (``OMP_NUM_THREADS`` where set); one progress line per change and
-    one line per failed run.
+    one line per failed run; each finished run's results copied to ``keep`` at once.
     Returns the failed runs' labels."""
-    todo = [run for run in runs if not finished(results_of(grid, run, out))]
+    todo = [run for run in runs if not finished(results_of(grid, run, out, keep))]
     done_before = len(runs) - len(todo)
     logs = os.path.join(out, 'logs')
     if not os.path.isdir(logs):
@@ -236,6 +257,8 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=Non
                 running.remove(item)
                 if code == 0 and finished(results_of(grid, run, out)):
                     finished_now.append(run.label)
+                    if keep:
+                        keep_finished(grid, [run], out, keep)
                 else:
                     failed.append(run.label)
                     say('sweep %s: FAILED %s (exit %d); its log: %s'
@@ -253,7 +276,7 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=Non
     return failed
 
 
-def table(grid, runs, out):
+def table(grid, runs, out, keep=None):
     """One row per method: its seeds' test errors (at the best validation epoch, and the
     best), epochs, seconds, and the paper's error where its table gives one.  In an LR
     search, the row is the LR whose runs have the lowest mean best validation error, and
@@ -261,7 +284,7 @@ def table(grid, runs, out):
     dataset = grid.get('dataset') or os.path.splitext(os.path.basename(grid['script']))[0]
     by_method = OrderedDict()
     for run in runs:
-        results = results_of(grid, run, out)
+        results = results_of(grid, run, out, keep)
         lrs = by_method.setdefault(run.method, OrderedDict())
         entry = lrs.setdefault(run.lr, dict(lr=run.lr, seeds=[], runs=[]))
         entry['seeds'].append(run.seed)
@@ -351,6 +374,10 @@ def parse_args(argv=None):
     p.add_argument('--slurm-option', action='append', default=[],
                    help='Slurm: one more #SBATCH option, e.g. --slurm-option=--partition=gpu')
     p.add_argument('--poll', type=float, default=5.0, help='Slurm: seconds between looks')
+    p.add_argument('--keep', default=None,
+                   help='a folder (e.g. in your repository) where each finished run\'s '
+                        'results.json is copied as <run name>.json; a run found there is '
+                        'finished even where --out no longer has it')
     p.add_argument('--collect', action='store_true', help='only write the table')
     p.add_argument('--run-index', type=int, default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -362,6 +389,7 @@ def main(argv=None):
     # the runs start in the project's folder: paths given from here must still hold there
     args.out = os.path.abspath(args.out)
     args.data_dir = os.path.abspath(args.data_dir) if args.data_dir else None
+    args.keep = os.path.abspath(args.keep) if args.keep else None
     try:
         if args.jobs < 1 or args.cpus_per_task < 1 or args.gpus < 0:
             raise GridError('--jobs and --cpus-per-task must be >= 1, --gpus >= 0')
@@ -385,17 +413,20 @@ def main(argv=None):
                 try:
                     failed = sweep_slurm.submit(grid, args.grid, runs, args.out,
                                                 args.cpus_per_task, args.gpus,
-                                                args.slurm_option, args.poll, args.data_dir)
+                                                args.slurm_option, args.poll, args.data_dir,
+                                                keep=args.keep)
                 except sweep_slurm.SlurmError as err:
                     sys.stderr.write('%s: error: %s\n' % (prog, err))
                     return 2
             else:
                 failed = run_local(grid, runs, args.out, jobs=args.jobs,
-                                   data_dir=args.data_dir)
+                                   data_dir=args.data_dir, keep=args.keep)
         except KeyboardInterrupt:
             sys.stderr.write('%s: interrupted; the same command resumes the sweep\n' % prog)
             return 130
-    summary = table(grid, runs, args.out)
+    if args.keep:
+        keep_finished(grid, runs, args.out, args.keep)     # a Slurm sweep's, or --collect's
+    summary = table(grid, runs, args.out, args.keep)
     # the command that runs the sweep (and writes this table again)
     words = [w for w in (argv if argv is not None else sys.argv[1:]) if w != '--collect']
     summary.update(command=' '.join(['python sweep.py'] + words),

@@ -80,12 +80,12 @@ def task_states(job):
 
 
 def submit(grid, grid_path, runs, out, cpus=1, gpus=0, extra=(), poll=5.0, data_dir=None,
-           stream=sys.stdout):
+           stream=sys.stdout, keep=None):
     """Submit the unfinished ``runs`` as one job array and follow it until its tasks end;
     returns the labels of the runs that did not finish."""
     import sweep
-    todo = [i for i, run in enumerate(runs) if not sweep.finished(sweep.results_of(grid, run,
-                                                                                     out))]
+    todo = [i for i, run in enumerate(runs)
+            if not sweep.finished(sweep.results_of(grid, run, out, keep))]
 
     def say(text):
         stream.write(text + '\n')

@@ -37,8 +37,9 @@ def run_sweep(*argv):
 def test_a_grid_runs_two_at_a_time_then_is_read_back_not_run_again(tmp_path, mnist_dir):
     # the data folder from the command line (where this machine keeps it), not the grid
     grid = write_grid(tmp_path, mnist_dir, seeds_of=dict(fp=[1, 2]), flags=SUBSET)
-    out = str(tmp_path / 'out')
-    code, text, err = run_sweep(grid, '--out', out, '--jobs', '2', '--data-dir', mnist_dir)
+    out, keep = str(tmp_path / 'out'), str(tmp_path / 'kept')
+    code, text, err = run_sweep(grid, '--out', out, '--jobs', '2', '--data-dir', mnist_dir,
+                                '--keep', keep)
     assert code == 0, text + err
     threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, common.cpu_count() // 2))
     assert '3 runs, 0 finished before, 3 to run, 2 at a time with %s threads each' % threads \
@@ -58,6 +59,14 @@ def test_a_grid_runs_two_at_a_time_then_is_read_back_not_run_again(tmp_path, mni
     assert code == 0 and '3 finished before, 0 to run' in again, again + err
     assert [os.path.getmtime(path) for path in results] == stamps
     assert again.split('\n| method')[1] == text.split('\n| method')[1]
+    # --keep holds a copy of each finished run's results.json: with --out wiped (a new
+    # machine), the runs are still finished and the table is the same.
+    assert sorted(os.listdir(keep)) == sorted(run['run'] + '.json'
+                                              for row in rows for run in row['runs'])
+    code, kept, err = run_sweep(grid, '--out', str(tmp_path / 'new'), '--keep', keep)
+    assert code == 0 and '3 finished before, 0 to run' in kept, kept + err
+    assert kept.split('\n| method')[1].replace('/new/', '/out/') == \
+        text.split('\n| method')[1]
 
 
 def test_a_failed_run_is_one_line_with_its_log_and_the_others_finish(tmp_path, mnist_dir):
