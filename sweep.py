@@ -52,6 +52,7 @@ import sys
 import time
 from collections import OrderedDict, namedtuple
 
+import sweep_figure
 from bench import common
 
 __all__ = ['Run', 'GridError', 'load_grid', 'expand', 'run_name', 'log_path', 'command',
@@ -379,6 +380,9 @@ def parse_args(argv=None):
                         'results.json is copied as <run name>.json; a run found there is '
                         'finished even where --out no longer has it')
     p.add_argument('--collect', action='store_true', help='only write the table')
+    p.add_argument('--table', default=None,
+                   help='where the table goes (JSON; its figure beside it as .png); '
+                        'default: OUT/table.json')
     p.add_argument('--run-index', type=int, default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -432,10 +436,11 @@ def main(argv=None):
     summary.update(command=' '.join(['python sweep.py'] + words),
                    date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
                    machine=common.machine())
-    path = os.path.join(args.out, 'table.json')
+    path = args.table or os.path.join(args.out, 'table.json')
     common.write_json(path, summary)
     print(markdown(summary))
-    print('table: %s' % path)
+    figure = sweep_figure.plot(summary, os.path.splitext(path)[0] + '.png')
+    print('table: %s%s' % (path, ', figure: %s' % figure if figure else ''))
     return 1 if failed else 0
 
 

@@ -50,6 +50,7 @@ def test_a_grid_runs_two_at_a_time_then_is_read_back_not_run_again(tmp_path, mni
     assert [(r['method'], r['seeds'], len(r['runs'])) for r in rows] == \
         [('gxnor', [1], 1), ('fp', [1, 2], 2)]
     assert rows[0]['paper_test_err'] == 0.68 and rows[0]['title'].startswith('GXNOR-Net')
+    assert os.path.getsize(os.path.join(out, 'table.png')) > 1000     # and its figure
     assert all(0 <= run['test_err_at_best_val'] <= 100 for row in rows for run in row['runs'])
     results = [os.path.join(out, 'results', run['run'], 'results.json')
                for row in rows for run in row['runs']]
