@@ -6,8 +6,8 @@ import numpy as np
 import mnist
 
 
-def run_mnist(tmp_path, mnist_dir, seed, epochs, extra=()):
-    argv = ['--data-dir', mnist_dir, '--train-size', '3000', '--val-size', '1000',
+def run_mnist(tmp_path, mnist_dir, seed, epochs, extra=(), train_size=3000):
+    argv = ['--data-dir', mnist_dir, '--train-size', str(train_size), '--val-size', '1000',
             '--test-size', '1000', '--batch-size', '100', '--lr-start', '0.03',
             '--lr-end', '0.003', '--seed', str(seed), '--results-dir', str(tmp_path / 'r'),
             '--weights-dir', str(tmp_path / 'w')] + list(extra)
@@ -15,10 +15,10 @@ def run_mnist(tmp_path, mnist_dir, seed, epochs, extra=()):
 
 
 def test_mnist_learns_well_below_chance(tmp_path, mnist_dir):
-    """3,000 training images, 3 epochs: chance is 90% error; the paper's network
-    reached 13.5%, 14.3% and 14.1% test error here with seeds 1, 2 and 1234;
-    we require < 25%."""
-    summary = run_mnist(tmp_path, mnist_dir, seed=1, epochs=3)
+    """2,000 training images, 2 epochs: chance is 90% error; the paper's network
+    reached 18.5%, 19.6% and 18.6% test error here with seeds 1, 2 and 1234 (on 3,000
+    images in 3 epochs, twice the time: 13.5%, 14.3%, 14.1%); we require < 25%."""
+    summary = run_mnist(tmp_path, mnist_dir, seed=1, epochs=2, train_size=2000)
     assert summary['test_err_at_best_val'] < 25.0
     assert summary['best_test_err'] <= summary['test_err_at_best_val']
     model = np.load(summary['model'])
@@ -30,9 +30,10 @@ def test_mnist_learns_well_below_chance(tmp_path, mnist_dir):
 
 def test_mnist_full_precision_and_int8_storage_run(tmp_path, mnist_dir):
     # Adam on float weights wants a smaller learning rate than DST increments.
-    fp = run_mnist(tmp_path, mnist_dir, seed=2, epochs=1,
+    fp = run_mnist(tmp_path, mnist_dir, seed=2, epochs=1, train_size=2000,
                    extra=['--no-discrete', '--lr-start', '0.003', '--lr-end', '0.003'])
-    int8 = run_mnist(tmp_path, mnist_dir, seed=2, epochs=1, extra=['--weight-storage', 'int8'])
+    int8 = run_mnist(tmp_path, mnist_dir, seed=2, epochs=1, train_size=2000,
+                     extra=['--weight-storage', 'int8'])
     assert fp['test_err_at_best_val'] < 40.0 and int8['test_err_at_best_val'] < 40.0
     assert fp['run'] != int8['run']
     history = dict((s['run'], json.loads((tmp_path / 'r' / s['run'] / 'results.json')
