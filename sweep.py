@@ -56,7 +56,7 @@ import sweep_figure
 from bench import common
 
 __all__ = ['Run', 'GridError', 'load_grid', 'expand', 'run_name', 'log_path', 'command',
-           'results_of', 'keep_finished',
+           'results_of', 'keep_finished', 'time_left',
            'finished', 'run_local', 'table', 'markdown', 'main']
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -205,6 +205,17 @@ def _clock(seconds):
     return '%d:%02d:%02d' % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
+def time_left(durations, waiting, running, jobs):
+    """Seconds until a sweep ends, from the wall times of the runs that ended: each waiting
+    run takes their mean, each running one the rest of it, ``jobs`` at a time.
+
+    >>> time_left([600, 800], waiting=4, running=[300, 900], jobs=2)   # (4 x 700 + 400) / 2
+    1600.0
+    """
+    mean = sum(durations) / float(len(durations))
+    return (waiting * mean + sum(max(0.0, mean - t) for t in running)) / max(1, jobs)
+
+
 def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=None, keep=None):
     """Run the unfinished ``runs`` of ``grid``, ``jobs`` at a time, each with its share of
     the cores as threads (``OMP_NUM_THREADS`` where set); one progress line per change and
@@ -218,7 +229,8 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=Non
     # each run's share of the cores, unless the caller set OMP_NUM_THREADS
     threads = os.environ.get('OMP_NUM_THREADS') or str(max(1, common.cpu_count() // max(1, jobs)))
     env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
-    running, failed, finished_now, started = [], [], [], time.time()
+    running, failed, finished_now = [], [], []
+    began, durations = {}, []           # each run's start; the finished ones' wall times
 
     def say(text):
         stream.write(text + '\n')
@@ -227,10 +239,10 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=Non
     def progress():
         left = len(todo) - len(failed) - len(finished_now) - len(running)
         eta = ''
-        if finished_now:
-            per_run = (time.time() - started) / (len(finished_now) + len(failed)) \
-                if len(finished_now) + len(failed) else 0
-            eta = ', about %s left' % _clock(per_run * (left + len(running)) / max(1, jobs))
+        if durations:
+            eta = ', about %s left' % _clock(time_left(
+                durations, left, [time.time() - began[run.label] for run, _, _, _ in running],
+                jobs))
         say('sweep %s: %d done (%d before), %d running, %d failed, %d to start%s'
             % (grid['name'], done_before + len(finished_now), done_before, len(running),
                len(failed), left, eta))
@@ -247,6 +259,7 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=Non
                 proc = subprocess.Popen(command(grid, run, out, data_dir), stdout=handle,
                                         stderr=subprocess.STDOUT, env=env, cwd=ROOT)
                 running.append((run, proc, handle, log))
+                began[run.label] = time.time()
                 progress()
             time.sleep(poll)
             for item in list(running):
@@ -256,6 +269,7 @@ def run_local(grid, runs, out, jobs=1, poll=0.5, stream=sys.stdout, data_dir=Non
                     continue
                 handle.close()
                 running.remove(item)
+                durations.append(time.time() - began[run.label])
                 if code == 0 and finished(results_of(grid, run, out)):
                     finished_now.append(run.label)
                     if keep:
