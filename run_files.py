@@ -5,7 +5,7 @@
 * :func:`save_checkpoint` and :func:`load_checkpoint`: everything needed to
   resume (parameters, optimizer and random states, the progress record);
 * :func:`write_results`: ``results.json``, ``results.mat`` (the authors'
-  keys) and ``curves.png``.
+  keys) and ``curves.png`` (drawn by :mod:`run_plots`).
 
 Every file is written into memory, then to a temporary file renamed over
 the old one (:func:`atomic_write`): a run stopped at any moment, or a full
@@ -213,50 +213,7 @@ def write_results(folder, history, summary, together=None):
     atomic_write(os.path.join(folder, 'results.mat'),
                  lambda out: scipy.io.savemat(out, curves), together)
     if trained:
+        import run_plots
         atomic_write(os.path.join(folder, 'curves.png'),
-                     lambda out: _plot_curves(out, trained, summary.get('run', '')), together)
-
-
-def _scale_for_shares(axes, values):
-    """A log y axis labelled 1, 2 and 5 of each decade in plain numbers ('0.2',
-    not '2x10^-1') when ``values`` span a factor 5 or more, as the share of
-    weights changed does while the LR decays; a linear axis otherwise."""
-    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
-    if min(values) <= 0 or max(values) < 5 * min(values):
-        return
-    axes.set_yscale('log')
-    axes.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    axes.yaxis.set_major_formatter(FormatStrFormatter('%g'))
-    axes.yaxis.set_minor_formatter(NullFormatter())
-
-
-def _plot_curves(out, trained, title):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    epochs = [h['epoch'] for h in trained]
-    # Runs begun before the harness measured it lack the share in their first epochs.
-    changed = [(h['epoch'], h['weights_changed']) for h in trained
-               if h.get('weights_changed') is not None]
-    if changed:
-        fig, (top, bottom, moved) = plt.subplots(3, 1, sharex=True, figsize=(7, 8))
-        moved.plot([e for e, _ in changed], [c for _, c in changed], 'k-')
-        moved.set_ylabel('weights changed (%)')
-        _scale_for_shares(moved, [c for _, c in changed])
-    else:
-        fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
-    top.plot(epochs, [h['val_err'] for h in trained], 'r-', label='validation')
-    top.plot(epochs, [h['test_err'] for h in trained], 'g-', label='test')
-    top.set_ylabel('error rate (%)')
-    top.legend()
-    top.set_title(title)
-    bottom.plot(epochs, [h['train_loss'] for h in trained], 'b-', label='training')
-    bottom.plot(epochs, [h['val_loss'] for h in trained], 'm-', label='validation')
-    bottom.set_ylabel('squared hinge loss')
-    bottom.legend()
-    (moved if changed else bottom).set_xlabel('epoch')
-    fig.tight_layout()
-    fig.savefig(out, format='png', dpi=80)
-    plt.close(fig)
-
-
+                     lambda out: run_plots.plot_curves(out, dict(summary, history=history)),
+                     together)

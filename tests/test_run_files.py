@@ -95,28 +95,3 @@ def test_model_file_is_marked_with_the_format_and_reads_back(tmp_path):
     fc = lasagne.layers.get_all_layers(network)[1]
     assert np.array_equal(arrays['fc.W'], fc.weight_values())   # as stored by the layer
     assert all(a.dtype == np.float32 for a in arrays.values())
-
-
-@pytest.mark.parametrize('values,scale,labels', [
-    # A whole run: 67% after the first epoch down to 0.13% at LR 1e-4.
-    ([66.76, 2.47, 0.93, 0.13], 'log', ['0.1', '0.2', '0.5', '1', '2', '5', '10', '20', '50']),
-    # Within a factor 5 a linear axis reads well.
-    ([0.31, 0.48], 'linear', None),
-    ([0.0, 0.48], 'linear', None),
-])
-def test_weights_changed_axis_reads_in_plain_numbers(values, scale, labels):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots()
-    axes.plot(range(len(values)), values)
-    run_files._scale_for_shares(axes, values)
-    fig.canvas.draw()
-    low, high = axes.get_ylim()
-    shown = [t.get_text() for minor in (False, True)
-             for t in axes.get_yticklabels(minor=minor)
-             if t.get_text() and low <= t.get_position()[1] <= high]
-    plt.close(fig)
-    assert axes.get_yscale() == scale
-    if labels:
-        assert sorted(shown, key=float) == labels
