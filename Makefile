@@ -62,7 +62,7 @@ PYTEST_FLAGS ?= -p no:cacheprovider -ra -q
 # Empty: pytest.ini's testpaths (tests/ and the modules' docstring examples).
 TESTS ?=
 
-.PHONY: cifar10 cifar10-data help test test27 test311 test-numpy2 test-gpu test-bench mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu venv-bench sysdeps gpu-sysdeps slurm-sysdeps clean-venvs
+.PHONY: cifar10 cifar10-data figures help test test27 test311 test-numpy2 test-gpu test-bench mnist bench bench-step compare compare-dst sensitivity venv27 venv311 venv-numpy2 venv-gpu venv-bench sysdeps gpu-sysdeps slurm-sysdeps clean-venvs
 
 help:
 	@echo 'Targets:'
@@ -98,6 +98,8 @@ help:
 	@echo '                    python bench/studies/compare_methods.py --data-dir $$(MNIST_DIR) --only '"'"'$$(DST_ROWS)'"'"' $$(COMPARE_DST_FLAGS)'
 	@echo '  make sensitivity  GXNOR-Net error and sparsity against r, a, m, N, act-N on MNIST:'
 	@echo '                    python bench/studies/sensitivity.py --data-dir $$(MNIST_DIR) $$(SENSITIVITY_FLAGS)'
+	@echo '  make figures       every committed figure drawn again from its result file: the runs'"'"' curves'
+	@echo '                    in weights/, bench/results/sensitivity.png, the sweeps'"'"' tables'"'"' figures'
 	@echo '  make venv27       $(VENV27): Python 2.7 env from requirements.txt (via virtualenv in $(VENV_TOOLS))'
 	@echo '  make venv311      $(VENV311): Python 3.11 env from requirements.txt'
 	@echo '                    (both reinstall when requirements.txt changes)'
@@ -371,3 +373,9 @@ compare-dst: sysdeps venv311
 
 sensitivity: sysdeps venv311
 	$(VENV311)/bin/python bench/studies/sensitivity.py $(if $(MNIST_DIR),--data-dir '$(MNIST_DIR)') $(SENSITIVITY_FLAGS)
+
+# Every committed figure, drawn again from its result file (nothing trains).
+figures: venv311
+	$(VENV311)/bin/python run_plots.py weights/*.results.json
+	$(VENV311)/bin/python bench/studies/sensitivity.py --plot bench/results/sensitivity.json --png bench/results/sensitivity.png
+	$(VENV311)/bin/python sweep_figure.py bench/results/paper-mnist-lr.json

@@ -7,6 +7,7 @@ as 7% and 10%: the differences that matter on MNIST stay visible beside a method
 behind.  The title names the grid, the dataset and the protocol (epochs, batch size).
 
     python sweep.py grids/paper-mnist.json --out DIR --collect    # table.json, table.png
+    python sweep_figure.py bench/results/paper-mnist-lr.json         # its .png again
 
 Examples
 --------
@@ -21,9 +22,11 @@ Examples
 """
 from __future__ import absolute_import, division, print_function
 
+import json
 import os
+import sys
 
-__all__ = ['plot', 'plotted', 'protocol']
+__all__ = ['plot', 'plotted', 'protocol', 'main']
 
 
 def _flag(flags, name):
@@ -98,3 +101,25 @@ def plot(summary, path):
     fig.savefig(path, format='png', dpi=100)
     plt.close(fig)
     return path
+
+
+def main(argv=None):
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths or paths[0] in ('-h', '--help'):
+        print(__doc__.split('\n\n')[0] + '\n\nusage: python sweep_figure.py TABLE.json...')
+        return 0 if paths else 2
+    for path in paths:
+        try:
+            with open(path) as handle:
+                summary = json.load(handle)
+            figure = plot(summary, os.path.splitext(path)[0] + '.png')
+        except (IOError, OSError, ValueError, KeyError, TypeError) as err:
+            sys.stderr.write("sweep_figure.py: error: %s is not a sweep's table (%s)\n"
+                             % (path, getattr(err, 'strerror', None) or err))
+            return 2
+        print('wrote %s' % figure if figure else '%s: no finished run to draw' % path)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -42,3 +42,16 @@ def test_nothing_finished_draws_nothing(tmp_path):
     assert sweep_figure.plot(summary([dict(title='GXNOR-Net', runs=[])]),
                              str(tmp_path / 'a.png')) is None
     assert not (tmp_path / 'a.png').exists()
+
+
+def test_the_command_draws_a_committed_table_again_and_refuses_other_files(tmp_path):
+    import json
+    path = str(tmp_path / 'table.json')
+    with open(path, 'w') as handle:
+        json.dump(summary([dict(title='GXNOR-Net', lr=0.3, paper_test_err=0.68,
+                                runs=[dict(test_err_at_best_val=1.43)])]), handle)
+    assert sweep_figure.main([path]) == 0
+    assert png_size(str(tmp_path / 'table.png'))[0] > 300
+    bad = tmp_path / 'bad.json'
+    bad.write_bytes(b'[1, 2]')
+    assert sweep_figure.main([str(bad)]) == 2

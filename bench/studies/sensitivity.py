@@ -17,9 +17,9 @@ same integers as ``gated_xnor.py``, which handles N <= 1 only)::
 
 ``--only r,m`` runs some parameters; ``--settings r=0.5,N=2`` some points.
 The JSON file (rewritten after every run) has one record per setting and
-seed; the PNG one panel per parameter: test error at the best validation
-epoch (left axis) and the shares of zero activations and of closed gates
-(right axis), means over the seeds.
+seed; the PNG one column per parameter: the test error at the best
+validation epoch (the seeds' mean and range, one error axis for all) above
+the shares of zero activations and of closed gates.
 """
 from __future__ import absolute_import, division, print_function
 
@@ -145,51 +145,73 @@ def run_setting(param, value, seed, args, X, measured):
     return record
 
 
-def _means(records, param):
-    """{value: (error, activation zeros, closed gates)} averaged over seeds."""
+def _by_value(records, param):
+    """{value: (test errors of its seeds, mean zero activations, mean closed gates)}."""
     by_value = OrderedDict()
     for r in records:
         if r['param'] == param and r.get('test_err_at_best_val') is not None and \
                 'gate_closed_share' in r:
             by_value.setdefault(r['value'], []).append(r)
     return OrderedDict(
-        (value, tuple(sum(r[k] for r in rs) / len(rs) for k in
-                      ('test_err_at_best_val', 'activation_zero_share', 'gate_closed_share')))
+        (value, ([r['test_err_at_best_val'] for r in rs],
+                 sum(r['activation_zero_share'] for r in rs) / len(rs),
+                 sum(r['gate_closed_share'] for r in rs) / len(rs)))
         for value, rs in sorted(by_value.items()))
 
 
 def plot(summary, path):
-    """One panel per parameter: error (left axis), sparsity (right axis)."""
+    """One column per parameter: the test error at the best validation epoch (mean of the
+    seeds, a bar over their range; one error axis shared by every panel, so a difference
+    looks as large as it is), and below it the shares of zero activations and closed gates
+    (0 to 1).  m, which grows tenfold, on a log axis."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    params = [p for p in GRID if _means(summary['records'], p)]
-    fig, axes = plt.subplots(1, max(len(params), 1), figsize=(3.6 * max(len(params), 1), 3.4),
-                             squeeze=False)
-    for ax, param in zip(axes[0], params):
-        means = _means(summary['records'], param)
-        values = list(means)
-        positions = list(range(len(values))) if param in ('N', 'act_N') else values
-        ax.plot(positions, [means[v][0] for v in values], 'ro-', label='test error (%)')
-        ax.set_xlabel(LABELS[param])
-        ax.set_xticks(positions)
-        ax.set_xticklabels(['%g' % v for v in values])
-        ax.set_ylabel('test error at best val. (%)', color='r')
-        twin = ax.twinx()
-        twin.plot(positions, [means[v][1] for v in values], 'bs--', label='zero activations')
-        twin.plot(positions, [means[v][2] for v in values], 'g^--', label='closed gates')
-        twin.set_ylim(0, 1)
-        twin.set_ylabel('share', color='b')
-        if param == params[-1]:
-            twin.legend(loc='best', fontsize=7)
-    fig.suptitle('GXNOR-Net, MNIST %s training images, %d epochs, seeds %s (%s)' % (
+    params = [p for p in GRID if _by_value(summary['records'], p)]
+    columns = max(len(params), 1)
+    fig, axes = plt.subplots(2, columns, figsize=(3.2 * columns, 6.2), squeeze=False,
+                             sharey='row')
+    for column, param in enumerate(params):
+        top, bottom = axes[0][column], axes[1][column]
+        points = _by_value(summary['records'], param)
+        values = list(points)
+        means = [sum(e) / len(e) for e, _, _ in points.values()]
+        spread = [[m - min(e) for m, (e, _, _) in zip(means, points.values())],
+                  [max(e) - m for m, (e, _, _) in zip(means, points.values())]]
+        top.errorbar(values, means, yerr=spread, fmt='ro-', capsize=3,
+                     label='test error, best validation epoch' + (
+                         '\n(mean of the seeds; bar: their range)'
+                         if len(summary['seeds']) > 1 else ' (one seed)'))
+        top.axvline(BASELINE[param], color='0.7', ls=':', label="the paper's value")
+        bottom.plot(values, [z for _, z, _ in points.values()], 'bs--', label='zero activations')
+        bottom.plot(values, [g for _, _, g in points.values()], 'g^--', label='closed gates')
+        bottom.axvline(BASELINE[param], color='0.7', ls=':')
+        bottom.set_ylim(0, 1)
+        for ax in (top, bottom):
+            if param == 'm':
+                ax.set_xscale('log')
+            ax.set_xticks(values)
+            ax.set_xticklabels(['%g' % v for v in values])
+            ax.minorticks_off() if param == 'm' else None
+            ax.grid(True, color='0.92')
+        bottom.set_xlabel(LABELS[param])
+    # from zero: one seed's noise must not look like an effect
+    axes[0][0].set_ylim(0, max(1.0, axes[0][0].get_ylim()[1] * 1.15))
+    axes[0][0].set_ylabel('test error (%)')
+    axes[1][0].set_ylabel('share of the test images\' products')
+    if params:
+        axes[0][0].legend(loc='upper left', fontsize=7)
+        axes[1][0].legend(loc='upper left', fontsize=7)
+    seeds = summary['seeds']
+    fig.suptitle('GXNOR-Net, MNIST %s training images, %d epochs of batch %d, %s %s (%s)' % (
         format(summary['protocol']['train_size'] or 50000, ','), summary['protocol']['epochs'],
-        ','.join(str(s) for s in summary['seeds']), summary['date']), fontsize=9)
-    fig.tight_layout()
+        summary['protocol']['batch_size'], 'seed' if len(seeds) == 1 else 'seeds',
+        ', '.join(str(s) for s in seeds), summary['date']), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         os.makedirs(folder)
-    fig.savefig(path, format='png', dpi=80)
+    fig.savefig(path, format='png', dpi=100)
     plt.close(fig)
 
 
