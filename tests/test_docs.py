@@ -26,6 +26,7 @@ from __future__ import print_function
 import ast
 import glob
 import io
+import json
 import os
 import re
 import sys
@@ -635,3 +636,17 @@ def test_the_checks_catch_broken_references():
         assert expected in found, (expected, found)
     for fine in ('--epochs', '--batch-size 10', 'has no heading #broken', '--kernel'):
         assert fine + '\n' not in found and 'flag ' + fine not in found, (fine, found)
+
+
+def test_the_readmes_ci_time_is_the_newest_measurement():
+    """README's `.ci/run` minutes are those of the newest empty-cache and kept-cache
+    records of bench/results/ci-time.json, both of one commit (tools/fresh-ci.sh)."""
+    with open(os.path.join(ROOT, 'bench', 'results', 'ci-time.json')) as handle:
+        records = json.load(handle)
+    cold = [r for r in records if r['caches'] == 'cold'][-1]
+    warm = [r for r in records if r['caches'] == 'warm'][-1]
+    assert cold['commit'] == warm['commit'] and cold['exit_status'] == warm['exit_status'] == 0
+    with open(os.path.join(ROOT, 'README.md')) as handle:
+        readme = ' '.join(handle.read().split())
+    assert 'took %.1f minutes with empty caches and %.1f with them kept' % (
+        cold['minutes'], warm['minutes']) in readme
