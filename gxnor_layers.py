@@ -142,21 +142,7 @@ class _QuantizedWeightsMixin(object):
     def weights_for_output(self, deterministic=False, srng=None, **kwargs):
         """The quantized weights (the stochastic BinaryConnect: the hidden
         weights at test time, as its paper did for the stochastic form)."""
-        W, q = self.W, self.quantizer
-        if q == 'binaryconnect':
-            if self.stochastic and deterministic:
-                return W
-            return quantizers.binaryconnect_weights(W, self.stochastic, srng)
-        if q == 'bwn':
-            return quantizers.bwn_weights(W, self.filter_axes)
-        if q == 'twn':
-            return quantizers.twn_weights(W, None)
-        if q == 'ttq':
-            return quantizers.ttq_weights(W, self.wp, self.wn, t=self.threshold)
-        if q == 'dorefa':
-            return quantizers.dorefa_weights(W, self.bits)
-        scale = self.scale.dimshuffle(self._scale_pattern)
-        return quantizers.syq_weights(W, scale, eta=self.threshold, ternary=True)
+        return _WEIGHT_QUANTIZERS[self.quantizer](self, deterministic, srng)
 
     def _describe_weights(self):
         names = dict((attr, None if getattr(self, attr) is None else
@@ -524,17 +510,38 @@ class QuantizedActivationLayer(lasagne.layers.Layer):
         self.method, self.bits, self.delta = method, int(bits), float(delta)
 
     def get_output_for(self, input, **kwargs):
-        if self.method == 'bnn':
-            return quantizers.bnn_activation(input)
-        if self.method == 'xnor':
-            return quantizers.xnor_activation(input, axis=1)
-        if self.method == 'dorefa':
-            return quantizers.dorefa_activation(input, self.bits)
-        return quantizers.tbn_activation(input, delta=self.delta)
+        return _ACTIVATION_QUANTIZERS[self.method](self, input)
 
     def describe(self):
         return dict(kind='quantized_activation', method=self.method, bits=self.bits,
                     delta=self.delta)
+
+
+# What each quantizer kind of methods.py's records (``Method.weights``,
+# ``Method.activation``) computes, from the layer's own settings: one entry per kind.
+_WEIGHT_QUANTIZERS = {
+    'binaryconnect': lambda layer, deterministic, srng: layer.W
+    if layer.stochastic and deterministic
+    else quantizers.binaryconnect_weights(layer.W, layer.stochastic, srng),
+    'bwn': lambda layer, deterministic, srng: quantizers.bwn_weights(layer.W,
+                                                                     layer.filter_axes),
+    'twn': lambda layer, deterministic, srng: quantizers.twn_weights(layer.W, None),
+    'ttq': lambda layer, deterministic, srng: quantizers.ttq_weights(
+        layer.W, layer.wp, layer.wn, t=layer.threshold),
+    'dorefa': lambda layer, deterministic, srng: quantizers.dorefa_weights(layer.W,
+                                                                           layer.bits),
+    'syq': lambda layer, deterministic, srng: quantizers.syq_weights(
+        layer.W, layer.scale.dimshuffle(layer._scale_pattern), eta=layer.threshold,
+        ternary=True),
+}
+_ACTIVATION_QUANTIZERS = {
+    'bnn': lambda layer, x: quantizers.bnn_activation(x),
+    'xnor': lambda layer, x: quantizers.xnor_activation(x, axis=1),
+    'dorefa': lambda layer, x: quantizers.dorefa_activation(x, layer.bits),
+    'tbn': lambda layer, x: quantizers.tbn_activation(x, delta=layer.delta),
+}
+assert sorted(_WEIGHT_QUANTIZERS) == sorted(QUANTIZERS)
+assert sorted(_ACTIVATION_QUANTIZERS) == sorted(ACTIVATIONS)
 
 
 def discrete_layers(network):
