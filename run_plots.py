@@ -20,11 +20,11 @@ Examples
 """
 from __future__ import absolute_import, division, print_function
 
-import json
 import os
 import sys
 
-__all__ = ['plot_curves', 'title', 'dataset_of', 'paper_error', 'curves_path', 'main']
+__all__ = ['plot_curves', 'title', 'dataset_of', 'paper_error', 'curves_path', 'redraw',
+           'main']
 
 DATASETS = {'mnist': 'MNIST', 'cifar10': 'CIFAR-10', 'svhn': 'SVHN'}
 
@@ -131,26 +131,20 @@ def curves_path(results_path):
     return os.path.join(os.path.dirname(results_path), 'curves.png')
 
 
-def main(argv=None):
-    paths = sys.argv[1:] if argv is None else argv
-    if not paths or paths[0] in ('-h', '--help'):
-        print(__doc__.split('\n\n')[0] + '\n\nusage: python run_plots.py RESULTS.json...')
-        return 0 if paths else 2
+def redraw(results, path):
+    """Draw the curves of ``results`` (read from ``path``) beside it; their path, or None
+    before the first trained epoch."""
     import run_files
-    for path in paths:
-        try:
-            with open(path) as handle:
-                results = json.load(handle)
-            history = results['history']
-        except (IOError, OSError, ValueError, KeyError, TypeError) as err:
-            sys.stderr.write('run_plots.py: error: %s is not a run\'s results.json (%s)\n'
-                             % (path, getattr(err, 'strerror', None) or err))
-            return 2
-        if any(h['epoch'] >= 1 for h in history):
-            out = curves_path(path)
-            run_files.atomic_write(out, lambda handle: plot_curves(handle, results))
-            print('wrote %s' % out)
-    return 0
+    if not any(h['epoch'] >= 1 for h in results['history']):
+        return None
+    out = curves_path(path)
+    run_files.atomic_write(out, lambda handle: plot_curves(handle, results))
+    return out
+
+
+def main(argv=None):
+    from bench import common
+    return common.redraw(argv, __doc__, 'run_plots.py', "a run's results.json", redraw)
 
 
 if __name__ == '__main__':

@@ -22,7 +22,6 @@ Examples
 """
 from __future__ import absolute_import, division, print_function
 
-import json
 import os
 import sys
 
@@ -104,21 +103,9 @@ def plot(summary, path):
 
 
 def main(argv=None):
-    paths = sys.argv[1:] if argv is None else argv
-    if not paths or paths[0] in ('-h', '--help'):
-        print(__doc__.split('\n\n')[0] + '\n\nusage: python sweep_figure.py TABLE.json...')
-        return 0 if paths else 2
-    for path in paths:
-        try:
-            with open(path) as handle:
-                summary = json.load(handle)
-            figure = plot(summary, os.path.splitext(path)[0] + '.png')
-        except (IOError, OSError, ValueError, KeyError, TypeError) as err:
-            sys.stderr.write("sweep_figure.py: error: %s is not a sweep's table (%s)\n"
-                             % (path, getattr(err, 'strerror', None) or err))
-            return 2
-        print('wrote %s' % figure if figure else '%s: no finished run to draw' % path)
-    return 0
+    from bench import common
+    return common.redraw(argv, __doc__, 'sweep_figure.py', "a sweep's table",
+                         lambda summary, path: plot(summary, os.path.splitext(path)[0] + '.png'))
 
 
 if __name__ == '__main__':

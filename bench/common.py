@@ -20,6 +20,7 @@ import platform
 import sys
 
 __all__ = ['ROOT', 'RESULTS', 'cpu_name', 'cpu_count', 'load_average', 'write_json', 'read_json',
+           'redraw',
            'machine', 'command_line', 'tool']
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the project's root
@@ -69,6 +70,26 @@ def write_json(path, obj):
 def read_json(path):
     with open(path) as handle:
         return json.load(handle)
+
+
+def redraw(argv, doc, prog, what, draw):
+    """The command of a module that draws figures from JSON files (``prog FILE...``):
+    ``draw(data, path)`` returns the figure's path, or None when there is nothing to draw.
+    A file that cannot be read or drawn is one ``error:`` line and exit status 2; without
+    files, the usage and exit status 2."""
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths or paths[0] in ('-h', '--help'):
+        print('%s\n\nusage: python %s FILE.json...' % (doc.split('\n\n')[0], prog))
+        return 0 if paths else 2
+    for path in paths:
+        try:
+            figure = draw(read_json(path), path)
+        except (IOError, OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            sys.stderr.write('%s: error: %s is not %s (%s)\n'
+                             % (prog, path, what, getattr(err, 'strerror', None) or err))
+            return 2
+        print('wrote %s' % figure if figure else '%s: nothing to draw' % path)
+    return 0
 
 
 def machine():
