@@ -7,7 +7,8 @@ Runs already finished are read back, never run again; an interrupted one resumes
 after its last finished epoch (the harness's own checkpoint and run lock), so the
 same command continues a sweep.  Then the runs' ``results.json`` make the table
 (one row per method: its seeds' test errors, the paper's number beside them; in an
-LR search, each method's LR with the lowest validation error, never the test error).
+LR search, each method's LR with the lowest validation error, never the test error, marked
+"(edge)" when it is the first or last of the LRs tried: extend that method's list).
 
     python sweep.py grids/paper-mnist.json --out ~/runs/paper-mnist --jobs 2 --data-dir DIR
     python sweep.py grids/paper-mnist.json --out ~/runs/paper-mnist --executor slurm \\
@@ -334,6 +335,9 @@ def table(grid, runs, out, keep=None):
         row['paper_test_err'] = round(100 - paper, 2) if paper else None
         row['title'] = records[method].title if method in records else method
         if len(lrs) > 1:
+            # the best LR at the end of its list: a better one may lie beyond it (search on)
+            row['lr_at_edge'] = chosen['lr'] is not None and chosen['lr'] in (
+                min(lrs), max(lrs)) and len(tried) == len(lrs)
             row['search'] = [dict(lr=e['lr'], best_val_err_mean=e['best_val_err_mean'],
                                   runs=len(e['runs'])) for e in lrs.values()]
         rows.append(row)
@@ -347,7 +351,8 @@ def markdown(summary):
     for row in summary['rows']:
         runs = row['runs']
         lines.append('| %s | %s | %d/%d | %s | %s | %s |' % (
-            row['title'], '%g' % row['lr'] if row['lr'] else ('default' if runs else '-'),
+            row['title'], ('%g' % row['lr'] + (' (edge)' if row.get('lr_at_edge') else '')
+                           if row['lr'] else ('default' if runs else '-')),
             len(runs),
             len(row['seeds']),
             ', '.join('%.2f' % r['test_err_at_best_val'] for r in runs) or '-',

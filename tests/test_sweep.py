@@ -120,6 +120,7 @@ def test_an_lr_search_keeps_the_lr_with_the_best_validation_error(tmp_path):
                            history=[dict(seconds=2.0)]), handle)
     (row,) = sweep.table(grid, runs, out)['rows']
     assert row['lr'] == 0.1 and row['test_err_at_best_val_mean'] == 1.4
+    assert row['lr_at_edge'] and '| 0.1 (edge) |' in sweep.markdown(dict(rows=[row]))
     assert [(s['lr'], s['best_val_err_mean']) for s in row['search']] == [(0.1, 3.0), (0.3, 3.1)]
     assert row['paper_test_err'] == 1.4      # BNN: 98.60% in the paper's table
 
