@@ -32,7 +32,6 @@ with ``--method fp`` or a single step.
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -45,7 +44,9 @@ if ROOT not in sys.path:
 import gxnor_compat  # noqa: E402,F401  (before theano and lasagne)
 import numpy as np  # noqa: E402
 
-SCRIPTS = ('mnist', 'cifar10', 'svhn')
+import dataset_names  # noqa: E402
+
+SCRIPTS = dataset_names.NAMES
 
 
 def _shape_bookkeeping(node):
@@ -103,7 +104,7 @@ def build_network(script, argv):
     import lasagne
     import theano.tensor as T
     import binary_net
-    module = importlib.import_module(script)
+    module = dataset_names.script(script)
     args = binary_net.parse_args(module.EXPERIMENT, argv)
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
