@@ -108,11 +108,29 @@ class Experiment(object):
     defaults : dict
         Defaults of the command-line flags (``dest`` names), the paper's or
         the authors' values for this dataset.
+    description : str, optional
+        The ``--help`` text above the flags (the script's docstring).
+    add_arguments : callable(parser), optional
+        Adds the script's own flags (``cifar10.py --widths``) to the
+        :class:`argparse.ArgumentParser` that holds the flags common to every
+        script; their values reach ``load_data`` and ``build_network`` in
+        ``args`` and, as every flag, the run's config.
+
+    Examples
+    --------
+    >>> experiment = Experiment('toy', load_data=None, build_network=None,
+    ...                         defaults=dict(batch_size=10, epochs=1, lr_start=0.1,
+    ...                                       lr_end=0.1),
+    ...                         add_arguments=lambda parser: parser.add_argument('--width'))
+    >>> experiment.name, experiment.defaults['epochs'], experiment.add_arguments is None
+    ('toy', 1, False)
     """
 
-    def __init__(self, name, load_data, build_network, defaults, description=''):
+    def __init__(self, name, load_data, build_network, defaults, description='',
+                 add_arguments=None):
         self.name, self.load_data, self.build_network = name, load_data, build_network
         self.defaults, self.description = dict(defaults), description
+        self.add_arguments = add_arguments
 
 
 # ----------------------------------------------------------------------------- graph
@@ -925,7 +943,7 @@ def build_parser(experiment):
         help='where the model <run>.npz goes (None: the results folder)')
     add('--fresh', action='store_true',
         help='set an existing run of the same name aside (renamed, not deleted) and start over')
-    if getattr(experiment, 'add_arguments', None):
+    if experiment.add_arguments:
         experiment.add_arguments(p)
     p.set_defaults(**experiment.defaults)
     return p

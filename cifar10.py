@@ -59,8 +59,8 @@ def build_network(input_var, args, widths=None):
 EXPERIMENT = binary_net.Experiment(
     'cifar10', load_data, build_network, description=__doc__,
     defaults=dict(batch_size=1000, epochs=2000, lr_start=0.01, lr_end=3e-5,
-                  lr_drops=[1000, 1600], dense_init_scale=1.5, augment=True))
-EXPERIMENT.add_arguments = add_arguments
+                  lr_drops=[1000, 1600], dense_init_scale=1.5, augment=True),
+    add_arguments=add_arguments)
 
 
 def main(argv=None, num_epochs=None, **overrides):
