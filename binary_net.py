@@ -18,7 +18,7 @@ intact, and running the same command again resumes after the last finished
 epoch.  What guards a run
 besides (its lock, SIGTERM, held interrupts, stale temporary files, damaged
 checkpoints, versions) is in :mod:`run_guard`; every failure is one line on
-stderr with its exit status (``EXIT_STATUS``).
+stderr with its exit status (:mod:`run_exits`).
 
 Protocol, as the authors' code: epoch 0 runs the training function with
 learning rate 0, which snaps the initial weights onto the grid (a DST step
@@ -38,16 +38,10 @@ import hashlib
 import json
 import os
 import re
-import signal
 import sys
 import tempfile
 import time
 from collections import OrderedDict
-
-try:
-    from shlex import quote as shell_quote
-except ImportError:  # Python 2
-    from pipes import quote as shell_quote
 
 import gxnor_compat  # before theano and lasagne
 import lasagne
@@ -63,9 +57,11 @@ import gxnor_device
 import gxnor_layers
 import methods
 import model_format
+import run_exits
 import run_files
 import run_guard
 from progress import Progress
+from run_exits import TrainingDiverged, UsageError
 # The run's files are written by run_files; save_model and layer_params stay
 # importable from here, where scripts, tools and tests have always found them.
 from run_files import layer_params, save_model
@@ -73,24 +69,10 @@ from run_files import layer_params, save_model
 __all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_loss',
            'build_updates', 'compile_functions', 'compile_functions_for', 'keep_freed_memory',
            'trained_state_bytes', 'learning_rate', 'save_model', 'UsageError',
-           'TrainingDiverged', 'EXIT_STATUS']
+           'TrainingDiverged']
 
 # Increment rules for DST (--update); all but 'adam' keep no float state per weight.
 UPDATES = ('adam', 'sgd', 'layer-rms', 'unit-rms', 'int8-momentum')
-
-
-class UsageError(Exception):
-    """Bad hyperparameters or files: reported as one line, exit status 2."""
-
-
-class TrainingDiverged(Exception):
-    """The training loss became NaN or infinite: exit status 3."""
-
-
-# What the process exits with, by what stopped it (a signal: 128 + its number, as the shell says).
-EXIT_STATUS = OrderedDict([('bad input', 2), ('training diverged', 3),
-                           ('cannot write (disk full)', 4), ('Ctrl-C', 130), ('SIGHUP', 129),
-                           ('SIGTERM', 143), ('output closed', 141)])
 
 
 class Experiment(object):
@@ -579,10 +561,6 @@ def _set_aside(path):
         print('Set aside %s as %s.old-%s' % (path, path, stamp))
 
 
-def _warn(name, message):
-    print('%s: warning: %s' % (name, message), file=sys.stderr)
-
-
 def _subset(split, size):
     X, y = split
     return (X[:size], y[:size]) if size else (X, y)
@@ -615,7 +593,7 @@ def run(experiment, args, status=None):
     data = experiment.load_data(args)
     for split, flag in (('train', 'train_size'), ('valid', 'val_size'), ('test', 'test_size')):
         if getattr(args, flag) > len(data[split][0]):
-            _warn(experiment.name, '--%s %d is more than the %d examples of the %s set: all '
+            run_exits.warn(experiment.name, '--%s %d is more than the %d examples of the %s set: all '
                   '%d are used' % (flag.replace('_', '-'), getattr(args, flag),
                                    len(data[split][0]), split, len(data[split][0])))
     data = OrderedDict([('train', _subset(data['train'], args.train_size)),
@@ -747,7 +725,7 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
     progress['versions'] = versions  # checkpoints from before 2026-12-05 have none
     threads = thread_counts()
     if progress.get('threads', threads) != threads and progress['next_epoch'] <= args.epochs:
-        _warn(experiment.name, 'epochs up to %d ran with %d OpenMP and %d BLAS threads, and '
+        run_exits.warn(experiment.name, 'epochs up to %d ran with %d OpenMP and %d BLAS threads, and '
               'these run with %d and %d: float sums are added in another order, so the '
               'numbers will not be bit for bit those of a run that never stopped '
               '(OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set the counts)'
@@ -1110,116 +1088,20 @@ def print_hyperparameters(args, device=None):
     sys.stdout.flush()
 
 
-def resume_command(argv=None):
-    """The command line that resumes this run, as it must be typed here: the
-    interpreter that runs (relative to the current folder when inside it, else
-    its full path), the script and the arguments."""
-    python = sys.executable or 'python'
-    relative = os.path.relpath(python)
-    if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
-        python = relative if os.sep in relative else os.path.join(os.curdir, relative)
-    words = [python, sys.argv[0]] + list(sys.argv[1:] if argv is None else argv)
-    return ' '.join(shell_quote(w) for w in words)
-
-
-def _what_is_safe(status, argv=None, then='the same command'):
-    if status.get('saved_epoch') is None:
-        return 'no epoch had finished, so nothing was saved'
-    return ('epochs up to %d are safe in %s; %s resumes after epoch %d: %s'
-            % (status['saved_epoch'], status['checkpoint'], then, status['saved_epoch'],
-               resume_command(argv)))
-
-
-def _isatty(stream):
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):     # replaced or closed streams
-        return False
-
-
-def interrupted_message(status, argv=None, signal_name=None):
-    """The one line printed after Ctrl-C (or ``signal_name``, e.g. 'SIGTERM'): where it
-    stopped, what is safe, how to resume."""
-    stopped = 'interrupted by %s' % signal_name if signal_name else 'interrupted'
-    if 'epoch' not in status:
-        return '%s before training started; nothing was written' % stopped
-    where = 'epoch %d, minibatch %d of %d' % (status['epoch'], status['minibatch'],
-                                             status['batches'])
-    if status['phase'] != 'training':
-        where = 'epoch %d, after its training (evaluating or saving)' % status['epoch']
-    return '%s at %s; %s' % (stopped, where, _what_is_safe(status, argv))
-
-
-def write_failed_message(err, status, argv=None):
-    """The one line printed when a file of the run cannot be written (disk full...)."""
-    if err.disk_full:
-        return ('no space left on the device while writing %s; %s'
-                % (err.filename, _what_is_safe(status, argv, 'once space is freed the same '
-                                                'command')))
-    return 'cannot write %s (%s); %s' % (err.filename, err.strerror, _what_is_safe(status, argv))
-
-
-def _stdout_to_devnull():
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (AttributeError, ValueError, IOError, OSError):   # replaced or closed streams
-        pass
-
-
 def main(experiment, argv=None, num_epochs=None, **overrides):
     """Command-line entry point of a dataset script.
 
     Returns the summary dict.  Every failure is one line on stderr and an exit
-    status (``EXIT_STATUS``): 2 bad input, 3 the training diverged, 4 a file
+    status (``run_exits.EXIT_STATUS``): 2 bad input, 3 the training diverged, 4 a file
     could not be written (disk full), 130 Ctrl-C, 143 SIGTERM and 129 SIGHUP (which
     stop the run as Ctrl-C does; a SIGHUP ignored under ``nohup`` stays ignored).
     """
     status = {}
     gxnor_compat.end_of_start()
-    previous = run_guard.stop_on_signals()
-    try:
+    with run_exits.exits_on_failure(experiment.name, status, argv):
         notes = []
         args = parse_args(experiment, argv, notes, epochs=num_epochs, **overrides)
         for note in notes:
-            _warn(experiment.name, note)
+            run_exits.warn(experiment.name, note)
         print_hyperparameters(args, gxnor_device.check_device())
         return run(experiment, args, status)
-    except KeyboardInterrupt as err:
-        name = getattr(err, 'signal_name', None)
-        try:
-            sys.stdout.flush()
-            # On a terminal the line starts below the progress line and the echoed ^C;
-            # in a log or a pipe it is the only line.
-            print('%s%s: %s' % ('\n' if _isatty(sys.stderr) else '', experiment.name,
-                                interrupted_message(status, argv, name)), file=sys.stderr)
-        except (IOError, OSError):   # after SIGHUP the terminal may be gone (EIO)
-            pass
-        sys.exit(EXIT_STATUS[name or 'Ctrl-C'])
-    except (UsageError, datasets.DataError, gxnor_device.DeviceError) as err:
-        print('%s: error: %s' % (experiment.name, err), file=sys.stderr)
-        sys.exit(EXIT_STATUS['bad input'])
-    except run_guard.WriteError as err:
-        sys.stdout.flush()
-        print('%s: error: %s' % (experiment.name, write_failed_message(err, status, argv)),
-              file=sys.stderr)
-        sys.exit(EXIT_STATUS['cannot write (disk full)'])
-    except TrainingDiverged as err:
-        print('%s: error: %s; the last checkpoint is kept' % (experiment.name, err),
-              file=sys.stderr)
-        sys.exit(EXIT_STATUS['training diverged'])
-    except (IOError, OSError) as err:
-        if err.errno not in (errno.EPIPE, errno.ENOSPC) or err.filename is not None:
-            raise
-        # The standard output failed: its reader is gone (`| head`), or it is a full
-        # device.  Nothing more can be printed there; later flushes must not fail.
-        _stdout_to_devnull()
-        if err.errno == errno.EPIPE:   # quiet, as `yes | head` is
-            sys.exit(EXIT_STATUS['output closed'])
-        print('%s: error: cannot write the output (%s); %s'
-              % (experiment.name, os.strerror(err.errno), _what_is_safe(status, argv)),
-              file=sys.stderr)
-        sys.exit(EXIT_STATUS['cannot write (disk full)'])
-    finally:
-        for signum, handler in previous:
-            signal.signal(signum, handler)

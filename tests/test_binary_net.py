@@ -22,6 +22,7 @@ import binary_net
 from conftest import ROOT, subset_experiment
 import discrete_ops
 import gxnor_layers
+import run_exits
 import run_files
 import tiny_mnist
 
@@ -368,17 +369,6 @@ def test_bad_input_gives_one_line_and_exit_2(tiny, capsys, flags, message):
     assert len(err.splitlines()) == 1 and message in err
 
 
-def test_missing_data_gives_one_line_and_exit_2(tmp_path, capsys):
-    import mnist
-    with pytest.raises(SystemExit) as stop:
-        mnist.main(['--data-dir', str(tmp_path / 'nothing'), '--results-dir',
-                    str(tmp_path)], num_epochs=1)
-    assert stop.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and 'nothing' in err
-    assert '--download' in err and not (tmp_path / 'nothing').exists()  # no folder, no download
-
-
 def test_nan_loss_stops_with_epoch_and_keeps_checkpoint(tiny, capsys):
     experiment, common, tmp_path = tiny
     original = binary_net.train_epoch
@@ -577,7 +567,7 @@ def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypat
         'all 10000 are used',
         'tiny: error: no space left on the device while writing %s; epochs up to 0 are safe in '
         '%s; once space is freed the same command resumes after epoch 0: %s'
-        % (checkpoint, checkpoint, binary_net.resume_command(common + [
+        % (checkpoint, checkpoint, run_exits.resume_command(common + [
             '--run-name', 'full', '--test-size', '20000']))]
     # Every file of the run still describes epoch 0: none of epoch 1's was renamed.
     assert sorted(os.listdir(os.path.dirname(checkpoint))) == [
@@ -635,20 +625,6 @@ def run_guard_progress(checkpoint):
     return run_guard.read_progress(checkpoint)
 
 
-def test_resume_command_names_the_interpreter_as_typed_here(tmp_path, monkeypatch):
-    (tmp_path / 'env' / 'bin').mkdir(parents=True)
-    (tmp_path / 'elsewhere').mkdir()
-    python = str(tmp_path / 'env' / 'bin' / 'python')
-    monkeypatch.setattr(sys, 'executable', python)
-    monkeypatch.setattr(sys, 'argv', ['mnist.py', '--epochs', '3'])
-    for folder, expected in (('', 'env/bin/python mnist.py --epochs 3'),
-                             ('env/bin', './python mnist.py --epochs 3'),
-                             ('elsewhere', python + ' mnist.py --epochs 3')):
-        monkeypatch.chdir(str(tmp_path / folder))
-        assert binary_net.resume_command() == expected
-    assert binary_net.resume_command(['--a', 'b c']).endswith("mnist.py --a 'b c'")
-
-
 @pytest.mark.parametrize('flags, notes', [
     (['--method', 'bnn', '--no-discrete'],
      ['--method bnn and --no-discrete contradict each other; the last one wins: method = fp']),
@@ -671,7 +647,7 @@ def test_contradictory_flags_give_a_warning_each(flags, notes):
 
 def test_sigterm_and_sighup_stop_as_ctrl_c_does_and_a_second_copy_is_refused(mnist_dir, tmp_path):
     import fcntl
-    from binary_net import shell_quote
+    from run_exits import shell_quote
     command = tiny_command(mnist_dir, tmp_path)
     command[command.index('--epochs') + 1] = '30'   # runs until stopped
     log = open(str(tmp_path / 'log.txt'), 'w+')
@@ -733,7 +709,7 @@ def test_full_disk_on_a_small_filesystem(mnist_dir, tmp_path):
         usable = False
     if not usable:
         pytest.skip('this machine lets no process mount a filesystem of its own')
-    from binary_net import shell_quote
+    from run_exits import shell_quote
     (tmp_path / 'small').mkdir()
     command = [sys.executable, os.path.join(ROOT, 'mnist.py'), '--data-dir', mnist_dir,
                '--train-size', '300', '--val-size', '100', '--test-size', '100',
