@@ -29,12 +29,12 @@ import numpy as np
 import theano
 import theano.tensor as T
 
-import binary_net
 import dataset_names
 import datasets
 import gxnor_layers
 import model_format
 import run_files
+import run_options
 
 __all__ = ['load_network', 'gate_counts', 'measure_sparsity']
 
@@ -49,7 +49,7 @@ def load_network(path):
     """
     meta, arrays = model_format.read_model(path)
     script = dataset_names.script(meta['dataset'])
-    args = binary_net.parse_args(script.EXPERIMENT, [])
+    args = run_options.parse_args(script.EXPERIMENT, [])
     for key, value in meta['config'].items():
         if hasattr(args, key):
             setattr(args, key, value)

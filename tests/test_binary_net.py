@@ -19,19 +19,13 @@ import theano.tensor as T
 from theano.sandbox.rng_mrg import MRG_RandomStreams
 
 import binary_net
-from conftest import ROOT, subset_experiment
+from conftest import ROOT
 import discrete_ops
 import gxnor_layers
 import run_exits
 import run_files
+import run_options
 import tiny_mnist
-
-
-@pytest.fixture
-def tiny(mnist_data, tmp_path):
-    experiment, common = subset_experiment('tiny', mnist_data, tiny_mnist.build_network, tmp_path,
-                                           (300, 200, 200))
-    return experiment, common, tmp_path
 
 
 def checkpoint_arrays(tmp_path, run):
@@ -52,7 +46,7 @@ def test_learning_rate_schedule():
 
 
 def test_snap_epoch_puts_weights_on_grid_and_keeps_other_parameters(mnist_data):
-    args = binary_net.parse_args(binary_net.Experiment(
+    args = run_options.parse_args(binary_net.Experiment(
         't', None, None, dict(batch_size=10, epochs=1, lr_start=0.1, lr_end=0.1)), [])
     input_var = T.tensor4()
     net = tiny_mnist.build_network(input_var, args)
@@ -133,7 +127,7 @@ def test_compile_functions_for_takes_the_update_rule_and_beta1_from_the_flags():
     lr = np.asarray(0.1, dtype=theano.config.floatX)
     moments = {}
     for flags in (['--update', 'sgd'], [], ['--beta1', '0.5']):
-        args = binary_net.parse_args(mnist.EXPERIMENT, flags)
+        args = run_options.parse_args(mnist.EXPERIMENT, flags)
         input_var = T.matrix()
         lasagne.random.set_rng(np.random.RandomState(1))
         net = gxnor_layers.DiscreteDenseLayer(lasagne.layers.InputLayer((None, 20), input_var),
@@ -147,31 +141,6 @@ def test_compile_functions_for_takes_the_update_rule_and_beta1_from_the_flags():
     for m9, m5 in zip(moments['adam', 0.9], moments['adam', 0.5]):
         assert np.abs(m9).max() > 0
         assert np.allclose(m5, 5 * m9, rtol=1e-5, atol=1e-7)
-
-
-def test_a_flag_added_later_keeps_earlier_runs_names_so_they_resume():
-    """--beta1 came after the committed runs: at its default every committed run's
-    config and name (which the same command resumes under) are what they were; another
-    value is another run, with beta1 in its config."""
-    import glob
-    import cifar10
-    import mnist
-    paths = sorted(glob.glob(os.path.join(ROOT, 'weights', '*.results.json')))
-    assert len(paths) >= 2
-    for path in paths:
-        with open(path) as f:
-            saved = json.load(f)
-        experiment = cifar10.EXPERIMENT if saved['run'].startswith('cifar10') else \
-            mnist.EXPERIMENT
-        args = binary_net.parse_args(experiment, [])
-        vars(args).update(saved['config'])
-        assert args.beta1 == 0.9
-        assert json.dumps(binary_net.run_config(args), sort_keys=True) == \
-            json.dumps(saved['config'], sort_keys=True)
-        assert binary_net.default_run_name(experiment.name, args) == saved['run']
-        args.beta1 = 0.99
-        assert binary_net.run_config(args)['beta1'] == 0.99
-        assert binary_net.default_run_name(experiment.name, args) != saved['run']
 
 
 def test_int8_momentum_packed_in_the_weight_byte_trains_as_with_a_separate_momentum():
@@ -335,40 +304,6 @@ def test_resume_check_compares_as_saved_so_tuples_match_their_json_lists():
     assert 'widths [32, 64, 128, 256] -> [32, 64, 128, 512]' in str(err.value)
 
 
-@pytest.mark.parametrize('flags, message', [
-    (['--N', '-1'], '--N must be in 0..16'),
-    (['--N', '64'], '--N must be in 0..16'),
-    (['--act-N', '40'], '--act-N must be in 0..8'),
-    (['--H', '1e308'], '--H must be in (0, 1e+06]'),
-    (['--seed', '-1'], '--seed must be in 0..4294967295'),
-    (['--seed', '4294967296'], '--seed must be in 0..4294967295'),
-    # A value that starts with '-' is the value, not a flag (argparse would say
-    # 'expected one argument').
-    (['--lr-end', '-inf'], '--lr-end must be a finite number, got -inf'),
-    (['--lr-end', '-0.5'], 'learning rates must be > 0'),
-    (['--run-name', '../escape'], "--run-name must be a plain folder name"),
-    (['--run-name', '..'], "--run-name must be a plain folder name"),
-    (['--r', '0'], '--r must be > 0'),
-    (['--a', '-0.5'], '--a must be > 0'),
-    (['--batch-size', '301'], 'larger than the training set'),
-    (['--window', 'gauss'], 'invalid choice'),
-    (['--epochs', 'ten'], 'invalid int value'),
-    # Every float must be finite: inf passes "> 0" and would train until NaN or freeze layers.
-    (['--lr-start', 'inf'], '--lr-start must be a finite number, got inf'),
-    (['--a', 'inf'], '--a must be a finite number, got inf'),
-    (['--m', 'nan'], '--m must be a finite number, got nan'),
-    (['--bn-epsilon=-inf'], '--bn-epsilon must be a finite number, got -inf'),
-    (['--beta1', '1'], '--beta1 must be in [0, 1)'),
-])
-def test_bad_input_gives_one_line_and_exit_2(tiny, capsys, flags, message):
-    experiment, common, _ = tiny
-    with pytest.raises(SystemExit) as stop:
-        binary_net.main(experiment, common + flags)
-    assert stop.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and message in err
-
-
 def test_nan_loss_stops_with_epoch_and_keeps_checkpoint(tiny, capsys):
     experiment, common, tmp_path = tiny
     original = binary_net.train_epoch
@@ -464,25 +399,6 @@ def test_a_run_prints_progress_lines_in_a_log_with_speed_and_time_left(mnist_dir
     assert ', run left ' in out.split('Epoch 0 of 1 took')[1]
 
 
-def test_help_shows_every_default():
-    import mnist
-    parser = binary_net.build_parser(mnist.EXPERIMENT)
-    text = parser.format_help()
-    text = text[text.index('\n  -h, --help'):]  # the option list, after the usage lines
-    for action in parser._actions:
-        if action.dest == 'help' or action.const in ('gxnor', 'fp') or \
-                action.option_strings[-1] == '--no-augment':
-            continue
-        option = action.option_strings[-1]
-        block = ' '.join(text.split('\n  ' + option, 1)[1].split('\n  --')[0].split())
-        assert '(default: ' in block, option
-    # Aliases of --method and the off switch of --augment: no default of their own.
-    for alias, says in (('--discrete ', 'same as --method'), ('--no-discrete ', 'same as --method'),
-                        ('--no-augment ', 'turns --augment off')):
-        block = text.split('\n  ' + alias, 1)[1].split('\n  --')[0]
-        assert says in block and 'default' not in block
-
-
 # ---------------------------------------------------------------- faults and bad input
 
 def test_folder_that_cannot_hold_the_run_is_refused_before_compiling(tiny, capsys):
@@ -512,7 +428,7 @@ def test_checkpoint_that_cannot_be_resumed_is_one_line_before_compiling(tiny, ca
     path = folder / 'checkpoint.npz'
     progress = dict(next_epoch=1, history=[], versions=dict(python='3.99.0', theano='9.9',
                                                             numpy='9.9'),
-                    config=binary_net.run_config(binary_net.parse_args(experiment, flags)))
+                    config=run_options.run_config(run_options.parse_args(experiment, flags)))
     np.savez(str(path), **{'param:x': np.zeros(3000, np.float32),
                            '__progress__': np.array(json.dumps(progress))})
     other_versions = path.read_bytes()
@@ -623,26 +539,6 @@ def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypat
 def run_guard_progress(checkpoint):
     import run_guard
     return run_guard.read_progress(checkpoint)
-
-
-@pytest.mark.parametrize('flags, notes', [
-    (['--method', 'bnn', '--no-discrete'],
-     ['--method bnn and --no-discrete contradict each other; the last one wins: method = fp']),
-    (['--augment', '--no-augment'],
-     ['--augment and --no-augment contradict each other; the last one wins: augment = False']),
-    (['--method', 'fp', '--update', 'sgd'],
-     ["--update has no effect with --method fp: only GXNOR-Net's discrete weights move by "
-      'DST; every other method trains its weights with Adam']),
-    (['--stochastic'], ['--stochastic has no effect with --method gxnor: only BinaryConnect '
-                        'and BNN binarize at random']),
-    (['--discrete', '--method', 'gxnor', '--update', 'sgd', '--epochs', '3', '--epochs', '3'],
-     []),
-])
-def test_contradictory_flags_give_a_warning_each(flags, notes):
-    import mnist
-    found = []
-    binary_net.parse_args(mnist.EXPERIMENT, flags, found)
-    assert found == notes
 
 
 def test_sigterm_and_sighup_stop_as_ctrl_c_does_and_a_second_copy_is_refused(mnist_dir, tmp_path):

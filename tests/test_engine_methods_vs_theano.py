@@ -34,6 +34,7 @@ import binary_net
 import datasets
 import gated_xnor
 import gxnor_layers
+import run_options
 from gxnor_engine import kernels as engine_kernels
 
 SCORE_TOLERANCE = 1e-5          # of max |score|; see the module doc
@@ -98,7 +99,7 @@ def calibrate_batch_norm(network, input_var, x, rng):
 
 def harness_model(flags, path, X, seed):
     """Build, fill and save a model of ``flags``; return its Theano scores on X."""
-    args = binary_net.parse_args(FLAGS_ONLY, flags + ['--bn-alpha', '1'])
+    args = run_options.parse_args(FLAGS_ONLY, flags + ['--bn-alpha', '1'])
     input_var = T.tensor4()
     network = build_network(input_var, args)
     rng = np.random.RandomState(seed)
@@ -159,7 +160,7 @@ def test_engine_equals_theano(flags, tmp_path):
     (['--method', 'gxnor', '--act-N', '2', '--weight-storage', 'int8'], 'act_N=2'),
 ])
 def test_unsupported_methods_raise_model_error(flags, message, tmp_path):
-    args = binary_net.parse_args(FLAGS_ONLY, flags)
+    args = run_options.parse_args(FLAGS_ONLY, flags)
     network = build_network(T.tensor4(), args)
     path = str(tmp_path / 'model.npz')
     binary_net.save_model(path, network, dict(dataset='mnist', input_shape=[1, 12, 12],

@@ -22,6 +22,7 @@ import theano.tensor as T
 import binary_net
 import datasets
 import gated_xnor
+import run_options
 from conftest import ROOT, committed_models
 
 
@@ -62,7 +63,7 @@ def small_model(mnist_data, tmp_path_factory):
         '--results-dir', str(folder / 'r'), '--weights-dir', str(folder / 'w')])
 
     # Rebuild the Theano network from the same weights file.
-    args = binary_net.parse_args(experiment, [])
+    args = run_options.parse_args(experiment, [])
     input_var = T.tensor4()
     network = build_small_network(input_var, args)
     saved = np.load(summary['model'])

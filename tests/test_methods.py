@@ -16,6 +16,7 @@ import datasets
 import gated_xnor
 import gxnor_layers
 import methods
+import run_options
 
 
 def build_small_network(input_var, args):
@@ -68,7 +69,7 @@ FLAGS_ONLY = binary_net.Experiment('m', None, None, dict(batch_size=10, epochs=1
 
 
 def test_method_flag_aliases_run_names_and_labels():
-    parse = lambda *argv: binary_net.parse_args(FLAGS_ONLY, list(argv))  # noqa: E731
+    parse = lambda *argv: run_options.parse_args(FLAGS_ONLY, list(argv))  # noqa: E731
     assert parse().method == 'gxnor' and parse('--no-discrete').method == 'fp'
     assert parse('--no-discrete', '--discrete').method == 'gxnor'
     names = set(parse('--method', name).run_name for name in methods.METHODS)
@@ -95,7 +96,7 @@ def test_bad_method_options_give_one_line_and_exit_2(small, capsys, flags, messa
 
 
 def compiled_small(method, *flags):
-    args = binary_net.parse_args(FLAGS_ONLY, ['--method', method] + list(flags))
+    args = run_options.parse_args(FLAGS_ONLY, ['--method', method] + list(flags))
     input_var = T.tensor4()
     network = build_small_network(input_var, args)
     return network, binary_net.compile_functions_for(network, input_var, args)
@@ -146,7 +147,7 @@ def test_method_models_record_method_and_engine_refuses_them(small, capsys):
 
 def test_each_record_names_quantizers_the_layers_know_and_flags_the_harness_has():
     import mnist
-    dests = set(action.dest for action in binary_net.build_parser(mnist.EXPERIMENT)._actions)
+    dests = set(action.dest for action in run_options.build_parser(mnist.EXPERIMENT)._actions)
     for name, method in methods.METHODS.items():
         assert method.name == name and methods.get(name) is method
         assert method.weights in gxnor_layers.QUANTIZERS + ('gxnor', 'fp'), name
@@ -167,7 +168,7 @@ def test_a_flag_given_to_a_method_that_does_not_read_it_is_one_note():
             flag = '--' + dest.replace('_', '-')
             argv = ['--method', name, flag] + value
             found = []
-            binary_net.parse_args(mnist.EXPERIMENT, argv, found)
+            run_options.parse_args(mnist.EXPERIMENT, argv, found)
             reads = name in methods.readers(dest)
             assert reads == (dest in method.flags)
             assert len(found) == (0 if reads else 1), (argv, found)

@@ -103,9 +103,9 @@ def build_network(script, argv):
     its initial weights drawn from the script's seed."""
     import lasagne
     import theano.tensor as T
-    import binary_net
+    import run_options
     module = dataset_names.script(script)
-    args = binary_net.parse_args(module.EXPERIMENT, argv)
+    args = run_options.parse_args(module.EXPERIMENT, argv)
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
     input_var = T.tensor4('inputs')
