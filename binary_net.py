@@ -52,6 +52,7 @@ import discrete_ops
 import gxnor_graph_cache
 import gxnor_device
 import gxnor_layers
+import machine
 import methods
 import model_format
 import run_exits
@@ -67,7 +68,7 @@ from run_options import parse_args
 from run_files import layer_params, save_model
 
 __all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_loss',
-           'build_updates', 'compile_functions', 'compile_functions_for', 'keep_freed_memory',
+           'build_updates', 'compile_functions', 'compile_functions_for',
            'trained_state_bytes', 'learning_rate', 'save_model', 'UsageError',
            'TrainingDiverged']
 
@@ -245,42 +246,6 @@ def compile_functions_for(network, input_var, args, evaluation=True):
     """
     return compile_functions(network, input_var, args.update, args.m, seed=args.seed,
                              beta1=args.beta1, evaluation=evaluation)
-
-
-# glibc's mallopt parameters.
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-
-
-def keep_freed_memory(environ=None):
-    """Let glibc keep the memory a training step frees, for the next step to reuse.
-
-    Theano frees every intermediate array of a step as soon as it is used
-    (``allow_gc``), and glibc hands large freed blocks (mmap'ed ones, and the
-    top of the heap) back to the system, so the next step faults every page
-    of them in again, zero-filled: about 27,000 page faults and 0.06 s of
-    system time per step of ``cifar10.py --widths 32,64,128,256`` at batch
-    100, 97,000 and 0.66 s at the paper's widths.  With every block served
-    from the heap (no mmap) and the heap never trimmed, the pages stay
-    mapped; the same arrays come back every step, so the peak memory stays
-    about what it was (the same, and 5% more at the paper's widths).  The
-    numbers computed do not change; the step runs 8% (12%) faster on a
-    2-core machine (``bench/results/cifar10-step.json``).
-
-    Does nothing where the C library has no ``mallopt`` (not glibc) or the
-    user tuned glibc's malloc (``MALLOC_*_`` or ``GLIBC_TUNABLES``); returns
-    whether it changed the settings.
-    """
-    environ = os.environ if environ is None else environ
-    if any(k.startswith('MALLOC_') for k in environ) or 'malloc' in environ.get(
-            'GLIBC_TUNABLES', ''):
-        return False
-    try:
-        import ctypes
-        import ctypes.util
-        mallopt = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
 
 
 def learning_rate(epoch, lr_start, lr_end, epochs, drops=()):
@@ -572,13 +537,14 @@ def run(experiment, args, status=None):
     status = {} if status is None else status
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
-    _check_compiler()
+    machine.check_compiler()
     data = experiment.load_data(args)
     for split, flag in (('train', 'train_size'), ('valid', 'val_size'), ('test', 'test_size')):
         if getattr(args, flag) > len(data[split][0]):
-            run_exits.warn(experiment.name, '--%s %d is more than the %d examples of the %s set: all '
-                  '%d are used' % (flag.replace('_', '-'), getattr(args, flag),
-                                   len(data[split][0]), split, len(data[split][0])))
+            run_exits.warn(experiment.name, '--%s %d is more than the %d examples of the %s '
+                           'set: all %d are used' % (flag.replace('_', '-'), getattr(args, flag),
+                                                     len(data[split][0]), split,
+                                                     len(data[split][0])))
     data = OrderedDict([('train', _subset(data['train'], args.train_size)),
                         ('valid', _subset(data['valid'], args.val_size)),
                         ('test', _subset(data['test'], args.test_size))])
@@ -601,71 +567,12 @@ def run(experiment, args, status=None):
             run_guard.remove_folders(created, [run_guard.LOCK_NAME])
 
 
-def thread_counts(environ=None):
-    """[OpenMP threads, BLAS threads] the step runs on: OMP_NUM_THREADS, and
-    OPENBLAS_NUM_THREADS (else OMP_NUM_THREADS) for OpenBLAS, where set; else one
-    per core, their default."""
-    environ = os.environ if environ is None else environ
-
-    def count(*names):
-        for name in names:
-            try:
-                return max(1, int(environ.get(name, '')))
-            except ValueError:
-                pass
-        import multiprocessing
-        return multiprocessing.cpu_count()
-    return [count('OMP_NUM_THREADS'), count('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS')]
-
-
-def _check_compiler():
-    """UsageError unless Theano found a C++ compiler and may use it: without one, or
-    with a linker that runs every op in Python (``mode=FAST_COMPILE``, ``linker=py``),
-    it needs Python versions of its ops, which its convolutions do not have (the
-    first training step would fail with a traceback)."""
-    if not theano.config.cxx:
-        raise UsageError('Theano needs a C++ compiler (g++) to compile the training step and '
-                         'found none on PATH: install g++ (as root: make sysdeps, or '
-                         'apt-get install g++)')
-    from theano.gof.link import PerformLinker
-    linker = theano.compile.mode.get_default_mode().linker
-    if isinstance(linker, PerformLinker) or getattr(linker, 'c_thunks', True) is False:
-        flag = ('mode=%s' % theano.config.mode if theano.config.mode != 'Mode' else
-                'linker=%s' % theano.config.linker)
-        raise UsageError("THEANO_FLAGS %s runs every op in Python, and Theano's "
-                         "convolutions have no Python version: for a quicker compile use "
-                         "THEANO_FLAGS=optimizer=fast_compile (C code, fewer optimizations)"
-                         % flag)
-
-
-def _machine_memory():
-    """This machine's memory in bytes, or None where it cannot be read."""
-    try:
-        return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _gib(nbytes):
-    return '%.3g GiB' % (nbytes / 2.0 ** 30)
-
-
 def _build_network(experiment, input_var, args):
-    """The experiment's network; a network too big for memory is a UsageError saying
-    how much one of its arrays needs against what the machine has."""
+    """The experiment's network; one too big for this machine's memory is a UsageError."""
     try:
         return experiment.build_network(input_var, args)
     except MemoryError as err:
-        shape, dtype = getattr(err, 'shape', None), getattr(err, 'dtype', None)
-        need = 'more memory than NumPy could allocate'
-        if shape is not None and dtype is not None:
-            need = '%s for one weight array of shape %s alone' % (
-                _gib(float(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize),
-                tuple(shape))
-        total = _machine_memory()
-        raise UsageError('the network does not fit in memory: it needs %s, and this machine '
-                         'has %s in all; choose a smaller network (--widths)'
-                         % (need, _gib(total) if total else 'less'))
+        raise machine.network_too_big(err)
 
 
 def _train(experiment, args, status, data, folder, checkpoint, model_path):
@@ -685,7 +592,7 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
     input_var = T.tensor4('inputs')
     network = _build_network(experiment, input_var, args)
     started = time.time()
-    keep_freed_memory()   # the same numbers, fewer page faults per step
+    machine.keep_freed_memory()   # the same numbers, fewer page faults per step
     train_fn, eval_fn, state = compile_functions_for(network, input_var, args)
     print('  compiled in %.1fs' % (time.time() - started))
     weights, activations = methods.bits_label(args)
@@ -706,13 +613,11 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
         status['saved_epoch'] = progress['next_epoch'] - 1
         print('Resuming %s after epoch %d' % (checkpoint, progress['next_epoch'] - 1))
     progress['versions'] = versions  # checkpoints from before 2026-12-05 have none
-    threads = thread_counts()
-    if progress.get('threads', threads) != threads and progress['next_epoch'] <= args.epochs:
-        run_exits.warn(experiment.name, 'epochs up to %d ran with %d OpenMP and %d BLAS threads, and '
-              'these run with %d and %d: float sums are added in another order, so the '
-              'numbers will not be bit for bit those of a run that never stopped '
-              '(OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set the counts)'
-              % tuple([progress['next_epoch'] - 1] + progress['threads'] + threads))
+    threads = machine.thread_counts()
+    note = machine.thread_change(progress.get('threads', threads), threads,
+                                 progress['next_epoch'] - 1)
+    if note and progress['next_epoch'] <= args.epochs:
+        run_exits.warn(experiment.name, note)
     progress['threads'] = threads
 
     meta = dict(facts, dataset=experiment.name, run=args.run_name, config=config,

@@ -19,7 +19,7 @@ Traceback (most recent call last):
 ...
 ValueError: no data set named 'imagenet' (mnist, cifar10, svhn)
 """
-from __future__ import absolute_import
+from __future__ import absolute_import, division, print_function
 
 import importlib
 from collections import OrderedDict
