@@ -32,11 +32,8 @@ without the test set).
 """
 from __future__ import absolute_import, division, print_function
 
-import errno
-import json
 import os
 import sys
-import tempfile
 import time
 from collections import OrderedDict
 
@@ -54,9 +51,9 @@ import gxnor_device
 import gxnor_layers
 import machine
 import methods
-import model_format
 import run_exits
 import run_files
+import run_folder
 import run_guard
 import run_options
 from progress import Progress
@@ -394,121 +391,6 @@ def train_epoch(train_fn, X, y, classes, args, lr, rng, epoch, seconds_per_epoch
     return total / batches
 
 
-_FRESH_HINT = 'pass --fresh to set the run aside (renamed, not deleted) and start over'
-
-
-def _new_run_hint(named):
-    """How to start a new run instead: the user who named the run names another."""
-    return 'pass another --run-name' if named else 'pass --run-name NAME'
-
-
-def _check_resumable(saved, current, path, named=False):
-    # Compared as JSON, the form they are saved in: a tuple such as --widths comes
-    # back from the checkpoint as a list, and 2.7's u'' strings equal plain ones.
-    changed = sorted(k for k in set(saved) | set(current)
-                     if json.dumps(saved.get(k), sort_keys=True)
-                     != json.dumps(current.get(k), sort_keys=True))
-    if changed:
-        detail = ', '.join('%s %s -> %s' % (k, json.dumps(saved.get(k)),
-                                            json.dumps(current.get(k))) for k in changed[:4])
-        raise UsageError('%s was made with other hyperparameters (%s); %s for a new run or '
-                         '--fresh to set the old one aside' % (path, detail, _new_run_hint(named)))
-
-
-def _resumable_progress(checkpoint, config, versions, named):
-    """The progress record of ``checkpoint``, read and checked before anything is
-    compiled: readable, same versions, same hyperparameters; else UsageError."""
-    try:
-        saved = run_guard.read_progress(checkpoint)
-    except run_guard.CheckpointError as err:
-        raise UsageError('cannot resume from %s: %s; %s' % (checkpoint, err, _FRESH_HINT))
-    change = run_guard.version_change(saved['versions'], versions) if 'versions' in saved else ''
-    if change:
-        raise UsageError('cannot resume from %s: it was written under other versions (%s), which '
-                         'give other numbers; resume it with those, or %s for a new run here'
-                         % (checkpoint, change, _new_run_hint(named)))
-    _check_resumable(saved.get('config', {}), config, checkpoint, named)
-    return saved
-
-
-def _own_unfinished_model(path, run_name, config):
-    """Whether ``path`` holds the epoch-0 model of this very run, written by a process
-    killed before the checkpoint that follows it: the same command overwrites it
-    instead of setting one more copy aside."""
-    try:
-        meta = model_format.read_meta(path)
-    except Exception:   # unreadable, or no model of ours: never overwritten
-        return False
-    return (meta.get('run') == run_name and meta.get('epoch') == 0 and
-            meta.get('config') == json.loads(json.dumps(config)))
-
-
-def _folder_error(flag, value, err):
-    """The error for a results or weights folder that cannot be written."""
-    where = getattr(err, 'filename', None) or value
-    if getattr(err, 'errno', None) in run_guard.DISK_FULL:
-        return run_guard.WriteError(err.errno, err.strerror, where)
-    reason = '%s: %s' % (err.strerror or err, where)
-    if err.errno == errno.EEXIST:   # make_folders found a file where a folder goes
-        reason = '%s is a file, not a folder' % where
-    return UsageError("%s %s cannot hold the run's files (%s); choose another %s"
-                      % (flag, value, reason, flag))
-
-
-def _open_run(args, folder, model_path):
-    """Check that the run's folders can be written and take the run's lock, before
-    anything is compiled; with ``--fresh`` set the old run aside; remove the
-    temporary files a killed process left.  Returns (lock, folders created)."""
-    created = []
-    try:
-        created += run_guard.make_folders(folder)
-        lock = run_guard.RunLock(folder).acquire()
-    except EnvironmentError as err:
-        run_guard.remove_folders(created, [run_guard.LOCK_NAME])
-        raise _folder_error('--results-dir', args.results_dir, err)
-    except run_guard.RunInProgress as err:
-        raise UsageError('run %s is %s' % (folder, err))
-    models = os.path.dirname(os.path.abspath(model_path))
-    try:
-        created += run_guard.make_folders(models)
-        handle, probe = tempfile.mkstemp(dir=models, prefix=run_guard.temporary_prefix(model_path))
-        os.close(handle)
-        os.remove(probe)
-    except EnvironmentError as err:
-        lock.release()
-        run_guard.remove_folders(created, [run_guard.LOCK_NAME])
-        raise _folder_error('--weights-dir' if args.weights_dir else '--results-dir',
-                            args.weights_dir or args.results_dir, err)
-    if (args.fresh and os.path.abspath(folder) not in created and
-            os.listdir(folder) != [run_guard.LOCK_NAME]):
-        _set_aside(folder)   # our lock goes along, still held: no one else started it
-        os.mkdir(folder)
-        created.append(os.path.abspath(folder))
-        try:
-            fresh = run_guard.RunLock(folder).acquire()
-        except run_guard.RunInProgress as err:
-            raise UsageError('run %s is %s' % (folder, err))
-        finally:
-            lock.release()
-        lock = fresh
-    stale = (run_guard.remove_stale_temporaries(folder) +
-             run_guard.remove_stale_temporaries(models, [model_path]))
-    if os.path.abspath(folder) not in created and os.listdir(folder) == [run_guard.LOCK_NAME]:
-        print('Reusing %s: a run stopped before its first epoch left it holding only its '
-              'lock' % folder)
-    if stale:
-        print('Removed %d temporary file%s left by a process stopped while writing: %s'
-              % (len(stale), '' if len(stale) == 1 else 's', ', '.join(stale)))
-    return lock, created
-
-
-def _set_aside(path):
-    if os.path.exists(path):
-        stamp = time.strftime('%Y%m%d-%H%M%S')
-        os.rename(path, '%s.old-%s' % (path, stamp))
-        print('Set aside %s as %s.old-%s' % (path, path, stamp))
-
-
 def _subset(split, size):
     X, y = split
     return (X[:size], y[:size]) if size else (X, y)
@@ -554,17 +436,10 @@ def run(experiment, args, status=None):
                          % (args.batch_size, len(X_train)))
     print('Data: %d training, %d validation, %d test examples of shape %s'
           % (len(X_train), len(data['valid'][0]), len(data['test'][0]), X_train.shape[1:]))
-    folder = os.path.join(args.results_dir, args.run_name)
-    checkpoint = os.path.join(folder, 'checkpoint.npz')
-    model_path = os.path.join(args.weights_dir or args.results_dir, args.run_name + '.npz')
+    folder, checkpoint, model_path = run_folder.paths(args)
     status.update(checkpoint=checkpoint, saved_epoch=None)
-    lock, created = _open_run(args, folder, model_path)
-    try:
+    with run_folder.opened(args, folder, model_path, status):
         return _train(experiment, args, status, data, folder, checkpoint, model_path)
-    finally:
-        lock.release()
-        if status.get('saved_epoch') is None:   # nothing saved: leave no empty folders
-            run_guard.remove_folders(created, [run_guard.LOCK_NAME])
 
 
 def _build_network(experiment, input_var, args):
@@ -580,13 +455,9 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
     (X_train, y_train), (X_val, y_val), (X_test, y_test) = data.values()
     classes = int(max(y.max() for _, y in data.values())) + 1
     config = run_options.run_config(args)
-    versions = run_guard.software_versions()
-    saved = None
-    if os.path.exists(checkpoint):
-        named = args.run_name != run_options.default_run_name(experiment.name, args)
-        saved = _resumable_progress(checkpoint, config, versions, named)
-    elif args.fresh or not _own_unfinished_model(model_path, args.run_name, config):
-        _set_aside(model_path)  # a model with no run behind it is kept, never overwritten
+    versions = run_folder.software_versions()
+    named = args.run_name != run_options.default_run_name(experiment.name, args)
+    saved = run_folder.progress_to_resume(checkpoint, model_path, args, config, versions, named)
 
     print('Building the network and compiling...')
     input_var = T.tensor4('inputs')
@@ -606,10 +477,7 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
                     best_val=dict(epoch=-1, val_err=101.0, test_err=101.0),
                     best_test=dict(epoch=-1, test_err=101.0))
     if saved is not None:
-        try:
-            progress = run_files.load_checkpoint(checkpoint, params, state, rng)
-        except run_guard.CheckpointError as err:
-            raise UsageError('cannot resume from %s (%s); %s' % (checkpoint, err, _FRESH_HINT))
+        progress = run_folder.restore(checkpoint, params, state, rng)
         status['saved_epoch'] = progress['next_epoch'] - 1
         print('Resuming %s after epoch %d' % (checkpoint, progress['next_epoch'] - 1))
     progress['versions'] = versions  # checkpoints from before 2026-12-05 have none
@@ -672,28 +540,12 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
         print(_best_line(progress))
         sys.stdout.flush()
     summary = _summary(args, progress, model_path, facts)
-    _repair_results(folder, progress, summary)
+    run_folder.repair_results(folder, progress, summary)
     print('Done. Test error at best validation epoch %d: %.2f%%; best test error (paper '
           'protocol) %.2f%% at epoch %d.\nModel: %s  Results: %s'
           % (summary['best_val_epoch'], summary['test_err_at_best_val'],
              summary['best_test_err'], summary['best_test_epoch'], model_path, folder))
     return summary
-
-
-def _repair_results(folder, progress, summary):
-    """Write results.json, .mat and curves.png again from the checkpoint's record when
-    results.json does not hold its history (damaged, or removed, in a finished run)."""
-    path = os.path.join(folder, 'results.json')
-    try:
-        with open(path) as handle:
-            if json.load(handle).get('history') == json.loads(json.dumps(progress['history'])):
-                return
-    except (IOError, OSError, ValueError, AttributeError):
-        pass
-    with run_guard.interrupts_held():
-        run_files.write_results(folder, progress['history'], summary)
-    print('Wrote %s (and results.mat, curves.png) again from the checkpoint: it was damaged '
-          'or missing' % path)
 
 
 def _summary(args, progress, model_path, facts):

@@ -5,7 +5,7 @@ a run can stop into one line on stderr and an exit status
 (:data:`EXIT_STATUS`): bad flags or files (:class:`UsageError`, and the
 data and device errors of :mod:`datasets` and :mod:`gxnor_device`), a
 training that diverged (:class:`TrainingDiverged`), a file that cannot be
-written (:class:`run_guard.WriteError`: a full disk), Ctrl-C, and SIGTERM
+written (:class:`run_files.WriteError`: a full disk), Ctrl-C, and SIGTERM
 and SIGHUP, which :mod:`run_guard` makes stop a run as Ctrl-C does.  After
 a stop the line says what is safe and the command that resumes
 (:func:`resume_command`).
@@ -33,6 +33,7 @@ except ImportError:  # Python 2
 
 import datasets
 import gxnor_device
+import run_files
 import run_guard
 
 __all__ = ['UsageError', 'TrainingDiverged', 'EXIT_STATUS', 'exits_on_failure', 'warn',
@@ -162,7 +163,7 @@ def exits_on_failure(name, status, argv=None):
     except (UsageError, datasets.DataError, gxnor_device.DeviceError) as err:
         print('%s: error: %s' % (name, err), file=sys.stderr)
         sys.exit(EXIT_STATUS['bad input'])
-    except run_guard.WriteError as err:
+    except run_files.WriteError as err:
         sys.stdout.flush()
         print('%s: error: %s' % (name, write_failed_message(err, status, argv)),
               file=sys.stderr)

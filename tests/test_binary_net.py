@@ -267,43 +267,6 @@ def test_resume_under_another_thread_count_says_the_numbers_will_differ(tiny, ca
                    '(OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set the counts)']
 
 
-def test_a_folder_left_holding_only_its_lock_is_reused_and_said_so(tiny, capsys):
-    """A run killed (SIGKILL) before its first epoch leaves results/<run>/.lock alone."""
-    experiment, common, tmp_path = tiny
-    folder = tmp_path / 'results' / 'early'
-    folder.mkdir(parents=True)
-    (folder / '.lock').write_bytes(b'')
-    summary = binary_net.main(experiment, common + ['--run-name', 'early'], num_epochs=1)
-    assert summary['epochs_done'] == 1
-    assert 'Reusing %s: a run stopped before its first epoch' % folder in capsys.readouterr().out
-    assert (folder / 'checkpoint.npz').exists()
-
-
-def test_resume_refuses_other_hyperparameters_and_fresh_sets_aside(tiny, capsys):
-    experiment, common, tmp_path = tiny
-    binary_net.main(experiment, common + ['--run-name', 'r', '--epochs', '1'])
-    with pytest.raises(SystemExit) as stop:
-        binary_net.main(experiment, common + ['--run-name', 'r', '--epochs', '1',
-                                              '--lr-start', '0.5'])
-    assert stop.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and 'lr_start 0.03 -> 0.5' in err
-    assert 'pass another --run-name' in err   # the user named this run already
-    binary_net.main(experiment, common + ['--run-name', 'r', '--epochs', '1', '--fresh'])
-    names = os.listdir(str(tmp_path / 'results'))
-    assert 'r' in names and any(n.startswith('r.old-') for n in names)
-
-
-def test_resume_check_compares_as_saved_so_tuples_match_their_json_lists():
-    # cifar10.py --widths is a tuple; the checkpoint gives it back as a JSON list.
-    current = {'widths': (32, 64, 128, 256), 'method': 'gxnor', 'lr_start': 0.01}
-    saved = json.loads(json.dumps(current))
-    binary_net._check_resumable(saved, current, 'c.npz')          # the same run: resumes
-    with pytest.raises(binary_net.UsageError) as err:
-        binary_net._check_resumable(saved, dict(current, widths=(32, 64, 128, 512)), 'c.npz')
-    assert 'widths [32, 64, 128, 256] -> [32, 64, 128, 512]' in str(err.value)
-
-
 def test_nan_loss_stops_with_epoch_and_keeps_checkpoint(tiny, capsys):
     experiment, common, tmp_path = tiny
     original = binary_net.train_epoch
@@ -335,17 +298,6 @@ def test_grid_invariant_after_training(tiny):
     grid = discrete_ops.weight_grid(0.5, 2)
     for key in ('conv1.W', 'fc2.W'):
         assert np.isin(model[key], grid).all()
-
-
-def test_existing_model_without_checkpoint_is_set_aside_not_overwritten(tiny):
-    experiment, common, tmp_path = tiny
-    (tmp_path / 'weights').mkdir()
-    (tmp_path / 'weights' / 'kept.npz').write_bytes(b'earlier model')
-    binary_net.main(experiment, common + ['--run-name', 'kept', '--epochs', '1'])
-    old = [n for n in os.listdir(str(tmp_path / 'weights')) if n.startswith('kept.npz.old-')]
-    assert len(old) == 1
-    assert (tmp_path / 'weights' / old[0]).read_bytes() == b'earlier model'
-    assert 'gxnor-model' in str(np.load(str(tmp_path / 'weights' / 'kept.npz'))['__meta__'])
 
 
 # ---------------------------------------------------------------- living with long runs
@@ -401,55 +353,6 @@ def test_a_run_prints_progress_lines_in_a_log_with_speed_and_time_left(mnist_dir
 
 # ---------------------------------------------------------------- faults and bad input
 
-def test_folder_that_cannot_hold_the_run_is_refused_before_compiling(tiny, capsys):
-    experiment, common, tmp_path = tiny
-    sizes = common[:6]
-    (tmp_path / 'afile').write_bytes(b'')
-    before = sorted(os.listdir(str(tmp_path)))
-    for flags, flag in ((['--results-dir', str(tmp_path / 'afile')], '--results-dir'),
-                        (['--results-dir', str(tmp_path / 'results'), '--weights-dir',
-                          str(tmp_path / 'afile' / 'models')], '--weights-dir')):
-        with pytest.raises(SystemExit) as stop:
-            binary_net.main(experiment, sizes + flags)
-        assert stop.value.code == 2
-        out, err = capsys.readouterr()
-        assert 'Building the network' not in out
-        lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith('tiny: error: %s ' % flag), err
-        assert '%s is a file, not a folder' % (tmp_path / 'afile') in lines[0]
-        assert sorted(os.listdir(str(tmp_path))) == before   # nothing created, nothing left
-
-
-def test_checkpoint_that_cannot_be_resumed_is_one_line_before_compiling(tiny, capsys):
-    experiment, common, tmp_path = tiny
-    flags = common + ['--run-name', 'damaged']
-    folder = tmp_path / 'results' / 'damaged'
-    folder.mkdir(parents=True)
-    path = folder / 'checkpoint.npz'
-    progress = dict(next_epoch=1, history=[], versions=dict(python='3.99.0', theano='9.9',
-                                                            numpy='9.9'),
-                    config=run_options.run_config(run_options.parse_args(experiment, flags)))
-    np.savez(str(path), **{'param:x': np.zeros(3000, np.float32),
-                           '__progress__': np.array(json.dumps(progress))})
-    other_versions = path.read_bytes()
-    python = '%d.%d.%d' % sys.version_info[:3]
-    for data, reason in ((other_versions[:len(other_versions) // 2], 'it is truncated or damaged'),
-                         (b'\x00' * 5000, 'it is not a checkpoint (not an .npz archive)'),
-                         (other_versions, 'it was written under other versions (Python 3.99.0 -> '
-                          '%s, Theano 9.9 -> %s' % (python, theano.__version__))):
-        path.write_bytes(data)
-        with pytest.raises(SystemExit) as stop:
-            binary_net.main(experiment, flags)
-        assert stop.value.code == 2
-        out, err = capsys.readouterr()
-        lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith(
-            'tiny: error: cannot resume from %s: %s' % (path, reason)), err
-        assert ('pass another --run-name' if 'versions' in reason else 'pass --fresh') in lines[0]
-        assert 'Building the network' not in out and path.read_bytes() == data
-    assert sorted(os.listdir(str(folder))) == ['.lock', 'checkpoint.npz']
-
-
 def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypatch):
     experiment, common, tmp_path = tiny
     import errno
@@ -488,7 +391,7 @@ def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypat
     # Every file of the run still describes epoch 0: none of epoch 1's was renamed.
     assert sorted(os.listdir(os.path.dirname(checkpoint))) == [
         '.lock', 'checkpoint.npz', 'results.json', 'results.mat']
-    assert run_guard_progress(checkpoint)['next_epoch'] == 1
+    assert run_files.read_progress(checkpoint)['next_epoch'] == 1
     with open(str(tmp_path / 'results' / 'full' / 'results.json')) as handle:
         assert [h['epoch'] for h in json.load(handle)['history']] == [0]
     model = np.load(str(tmp_path / 'weights' / 'full.npz'))
@@ -534,11 +437,6 @@ def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypat
                                                              'full.npz', 'killed.npz']
     assert not [n for n in os.listdir(str(tmp_path / 'results' / 'killed'))
                 if n.startswith('.tmp-')]
-
-
-def run_guard_progress(checkpoint):
-    import run_guard
-    return run_guard.read_progress(checkpoint)
 
 
 def test_sigterm_and_sighup_stop_as_ctrl_c_does_and_a_second_copy_is_refused(mnist_dir, tmp_path):

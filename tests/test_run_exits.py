@@ -33,7 +33,7 @@ def test_resume_command_names_the_interpreter_as_typed_here(tmp_path, monkeypatc
 
 def test_the_line_after_a_stop_says_where_it_stopped_and_what_is_safe(tmp_path, monkeypatch):
     import errno
-    import run_guard
+    import run_files
     monkeypatch.chdir(str(tmp_path))
     monkeypatch.setattr(sys, 'executable', '/usr/bin/python')
     monkeypatch.setattr(sys, 'argv', ['mnist.py'])
@@ -46,7 +46,7 @@ def test_the_line_after_a_stop_says_where_it_stopped_and_what_is_safe(tmp_path, 
     status['phase'] = 'evaluating'
     assert run_exits.interrupted_message(status, ['--epochs', '9'], 'SIGTERM') == \
         'interrupted by SIGTERM at epoch 3, after its training (evaluating or saving); ' + safe
-    denied = run_guard.WriteError(errno.EACCES, 'Permission denied', 'r/results.json')
+    denied = run_files.WriteError(errno.EACCES, 'Permission denied', 'r/results.json')
     assert run_exits.write_failed_message(denied, dict(saved_epoch=None)) == \
         'cannot write r/results.json (Permission denied); no epoch had finished, so nothing ' \
         'was saved'
