@@ -1,8 +1,10 @@
-"""The training harness shared by ``mnist.py``, ``cifar10.py`` and ``svhn.py``.
+"""The training harness shared by ``mnist.py``, ``cifar10.py`` and ``svhn.py``: the
+training graph, the learning-rate schedule and the epoch loop.
 
 A dataset script gives an :class:`Experiment` (its data loader, its network
 and its default hyperparameters) to :func:`main`, which parses the command
-line, prints every hyperparameter, trains, and writes:
+line (:mod:`run_options`), prints every hyperparameter, trains (:func:`run`)
+and writes:
 
 * ``results/<run>/checkpoint.npz``: everything needed to resume (all
   parameters, optimizer and random states, the history), after every epoch;
@@ -12,12 +14,17 @@ line, prints every hyperparameter, trains, and writes:
   ``valid_err`` and ``train_loss``, plus the other curves) and
   ``curves.png``.
 
-All files are written atomically by :mod:`run_files` (temporary file,
-then rename), so a run stopped at any moment leaves the previous versions
-intact, and running the same command again resumes after the last finished
-epoch.  What guards a run
-besides (its lock, SIGTERM, held interrupts, stale temporary files, damaged
-checkpoints, versions) is in :mod:`run_guard`; every failure is one line on
+This module holds the graph (:func:`build_updates`, :func:`compile_functions`:
+the squared hinge loss, DST for the discrete weights, Adam for the rest), the
+schedule (:func:`learning_rate`) and the loop (:func:`run`,
+:func:`train_epoch`, :func:`evaluate`).  Around them: the blocks the scripts
+build their networks from (:mod:`network_blocks`; ``conv_block`` and
+``dense_block`` are offered here too), what the loop measures of the weights
+(:mod:`weight_stats`), the machine (:mod:`machine`), the run's files, each
+written atomically so that a run stopped at any moment leaves the previous
+versions intact (:mod:`run_files`), the rules of its folder, by which the same
+command resumes after the last finished epoch (:mod:`run_folder`), its lock
+and signals (:mod:`run_guard`), and how it ends: every failure one line on
 stderr with its exit status (:mod:`run_exits`).
 
 Protocol, as the authors' code: epoch 0 runs the training function with
@@ -56,18 +63,18 @@ import run_files
 import run_folder
 import run_guard
 import run_options
-from progress import Progress
+import weight_stats
 # Offered here too, where the scripts' users have always found them.
+from network_blocks import conv_block, dense_block
+from progress import Progress
 from run_exits import TrainingDiverged, UsageError
 from run_options import parse_args
-# The run's files are written by run_files; save_model and layer_params stay
-# importable from here, where scripts, tools and tests have always found them.
-from run_files import layer_params, save_model
 
-__all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_loss',
-           'build_updates', 'compile_functions', 'compile_functions_for',
-           'trained_state_bytes', 'learning_rate', 'save_model', 'UsageError',
+__all__ = ['Experiment', 'main', 'run', 'squared_hinge_loss', 'build_updates',
+           'compile_functions', 'compile_functions_for', 'learning_rate', 'pm1_targets',
+           'train_epoch', 'evaluate', 'conv_block', 'dense_block', 'parse_args', 'UsageError',
            'TrainingDiverged']
+
 
 class Experiment(object):
     """What a dataset script gives the harness.
@@ -262,82 +269,6 @@ def learning_rate(epoch, lr_start, lr_end, epochs, drops=()):
     return lr_start * decay ** (epoch - 1) * 0.1 ** sum(1 for d in drops if d <= epoch)
 
 
-# ----------------------------------------------------------------------------- blocks
-
-def _finish_block(net, args, name, pool, activation):
-    if pool:
-        net = lasagne.layers.MaxPool2DLayer(net, pool_size=(2, 2))
-    net = gxnor_layers.BatchNormLayer(net, epsilon=args.bn_epsilon, alpha=args.bn_alpha,
-                                      name=name + '_bn')
-    if not activation:
-        return net
-    return methods.activation_layer(net, args, name + '_act')
-
-
-def conv_block(net, args, name, num_filters, filter_size, pad=0, pool=False, activation=True):
-    """Convolution, [2x2 max-pooling], batch norm, [activation], as the authors;
-    weights and activation of ``args.method`` (:mod:`methods`)."""
-    net = methods.weight_layer('conv', net, args, name, args.init_scale,
-                               num_filters=num_filters, filter_size=filter_size, pad=pad)
-    return _finish_block(net, args, name, pool, activation)
-
-
-def dense_block(net, args, name, num_units, activation=True):
-    """Dense layer, batch norm, [activation]; the last block has none."""
-    net = methods.weight_layer('dense', net, args, name, args.dense_init_scale,
-                               num_units=num_units)
-    return _finish_block(net, args, name, False, activation)
-
-
-def discrete_weight_values(network):
-    """OrderedDict layer name -> its discrete weights as a float array (a copy)."""
-    return OrderedDict((layer.name, np.array(layer.weight_values()))
-                       for layer in gxnor_layers.discrete_layers(network))
-
-
-def weights_changed(before, after):
-    """Share (%) of discrete weights whose value differs between two
-    :func:`discrete_weight_values` snapshots: ``(over all, {layer: share})``.
-
-    Under DST a weight moves only by a random transition, so this is how fast
-    the learning rate lets the network move (too low: frozen; too high:
-    churning); ``(None, {})`` for a network without discrete weights.
-
-    Examples
-    --------
-    >>> a = OrderedDict([('c', np.zeros(4)), ('d', np.zeros(6))])
-    >>> b = OrderedDict([('c', np.array([0., 1, 0, 0])), ('d', np.zeros(6))])
-    >>> share, by_layer = weights_changed(a, b)
-    >>> share, list(by_layer.items())
-    (10.0, [('c', 25.0), ('d', 0.0)])
-    """
-    if not before:
-        return None, OrderedDict()
-    counts = OrderedDict((name, int(np.count_nonzero(before[name] != after[name])))
-                         for name in before)
-    by_layer = OrderedDict((name, 100.0 * n / before[name].size) for name, n in counts.items())
-    total = sum(w.size for w in before.values())
-    return 100.0 * sum(counts.values()) / total, by_layer
-
-
-def _changed_line(share, by_layer, epoch):
-    layers = ', '.join('%s %.2f%%' % item for item in by_layer.items())
-    return ('  discrete weights changed:     %.2f%% (%s)%s'
-            % (share, layers, '  (the snap onto the grid)' if epoch == 0 else ''))
-
-
-def trained_state_bytes(network, state):
-    """Bytes of everything the training keeps and changes besides the
-    batch-norm averages: trainable and discrete parameters (hidden weights
-    included) and optimizer state: float moments, int8 momenta (the random
-    generators' int32 states excluded)."""
-    params = set(lasagne.layers.get_all_params(network, trainable=True))
-    params |= set(lasagne.layers.get_all_params(network, discrete=True))
-    arrays = [p.get_value() for p in params]
-    arrays += [v.get_value() for v in state if v not in params and v.dtype != 'int32']
-    return int(sum(a.nbytes for a in arrays))
-
-
 # ----------------------------------------------------------------------------- training
 
 def pm1_targets(labels, classes):
@@ -391,9 +322,17 @@ def train_epoch(train_fn, X, y, classes, args, lr, rng, epoch, seconds_per_epoch
     return total / batches
 
 
-def _subset(split, size):
-    X, y = split
-    return (X[:size], y[:size]) if size else (X, y)
+def _subsets(name, data, args):
+    """The splits of ``data`` cut to --train-size, --val-size and --test-size; a size over
+    its split's is a warning (all of it is used)."""
+    subsets = OrderedDict()
+    for split, flag in (('train', 'train_size'), ('valid', 'val_size'), ('test', 'test_size')):
+        (X, y), size = data[split], getattr(args, flag)
+        if size > len(X):
+            run_exits.warn(name, '--%s %d is more than the %d examples of the %s set: all %d '
+                           'are used' % (flag.replace('_', '-'), size, len(X), split, len(X)))
+        subsets[split] = (X[:size], y[:size]) if size else (X, y)
+    return subsets
 
 
 def _best_line(progress):
@@ -420,16 +359,7 @@ def run(experiment, args, status=None):
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
     machine.check_compiler()
-    data = experiment.load_data(args)
-    for split, flag in (('train', 'train_size'), ('valid', 'val_size'), ('test', 'test_size')):
-        if getattr(args, flag) > len(data[split][0]):
-            run_exits.warn(experiment.name, '--%s %d is more than the %d examples of the %s '
-                           'set: all %d are used' % (flag.replace('_', '-'), getattr(args, flag),
-                                                     len(data[split][0]), split,
-                                                     len(data[split][0])))
-    data = OrderedDict([('train', _subset(data['train'], args.train_size)),
-                        ('valid', _subset(data['valid'], args.val_size)),
-                        ('test', _subset(data['test'], args.test_size))])
+    data = _subsets(experiment.name, experiment.load_data(args), args)
     X_train = data['train'][0]
     if args.batch_size > len(X_train):
         raise UsageError('--batch-size %d is larger than the training set (%d examples)'
@@ -468,10 +398,10 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
     print('  compiled in %.1fs' % (time.time() - started))
     weights, activations = methods.bits_label(args)
     facts = dict(method=args.method, weight_bits=weights, activation_bits=activations,
-                 state_bytes=trained_state_bytes(network, state))
+                 state_bytes=weight_stats.trained_state_bytes(network, state))
     print('  trained state: %s bytes (parameters and optimizer moments)'
           % format(facts['state_bytes'], ','))
-    params = layer_params(network)
+    params = run_files.layer_params(network)
     rng = np.random.RandomState(args.seed)
     progress = dict(next_epoch=0, history=[], config=config,
                     best_val=dict(epoch=-1, val_err=101.0, test_err=101.0),
@@ -495,13 +425,13 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
         lr = learning_rate(epoch, args.lr_start, args.lr_end, args.epochs, args.lr_drops)
         status.update(epoch=epoch, minibatch=0, batches=len(X_train) // args.batch_size,
                       phase='training')
-        weights_before = discrete_weight_values(network)
+        weights_before = weight_stats.discrete_weight_values(network)
         started = time.time()
         train_loss = train_epoch(train_fn, X_train, y_train, classes, args, lr, rng, epoch,
                                  _seconds_per_epoch(progress['history']), status)
         train_seconds = time.time() - started
-        changed, changed_by_layer = weights_changed(weights_before,
-                                                    discrete_weight_values(network))
+        changed, changed_by_layer = weight_stats.weights_changed(
+            weights_before, weight_stats.discrete_weight_values(network))
         val_loss, val_err = evaluate(eval_fn, X_val, y_val, classes, args.eval_batch_size)
         test_loss, test_err = evaluate(eval_fn, X_test, y_test, classes, args.eval_batch_size)
         record = dict(epoch=epoch, lr=lr, train_loss=train_loss, val_loss=val_loss,
@@ -520,8 +450,8 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
             files = []
             if val_err <= progress['best_val']['val_err']:
                 progress['best_val'] = dict(epoch=epoch, val_err=val_err, test_err=test_err)
-                save_model(model_path, network, dict(meta, epoch=epoch, val_err=val_err,
-                                                     test_err=test_err), files)
+                run_files.save_model(model_path, network, dict(
+                    meta, epoch=epoch, val_err=val_err, test_err=test_err), files)
             run_files.write_results(folder, progress['history'],
                                     _summary(args, progress, model_path, facts), files)
             run_files.save_checkpoint(checkpoint, params, state, rng, progress, files)
@@ -533,7 +463,7 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
                                                          else ''))
         print('  training loss:                %.6f' % train_loss)
         if changed is not None:
-            print(_changed_line(changed, changed_by_layer, epoch))
+            print(weight_stats.changed_line(changed, changed_by_layer, epoch))
         print('  validation loss:              %.6f' % val_loss)
         print('  validation error rate:        %.2f%%' % val_err)
         print('  test error rate:              %.2f%%' % test_err)

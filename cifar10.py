@@ -16,6 +16,7 @@ import lasagne
 
 import binary_net
 import datasets
+import network_blocks
 
 
 def load_data(args):
@@ -49,11 +50,11 @@ def build_network(input_var, args, widths=None):
     fc_units = widths[3] if len(widths) > 3 else PAPER_WIDTHS[3]
     net = lasagne.layers.InputLayer((None, 3, 32, 32), input_var)
     for stage, width in enumerate(widths[:3]):
-        net = binary_net.conv_block(net, args, 'conv%da' % (stage + 1), width, 3, pad=1)
-        net = binary_net.conv_block(net, args, 'conv%db' % (stage + 1), width, 3, pad=1,
-                                    pool=True)
-    net = binary_net.dense_block(net, args, 'fc1', fc_units)
-    return binary_net.dense_block(net, args, 'fc2', 10, activation=False)
+        net = network_blocks.conv_block(net, args, 'conv%da' % (stage + 1), width, 3, pad=1)
+        net = network_blocks.conv_block(net, args, 'conv%db' % (stage + 1), width, 3, pad=1,
+                                        pool=True)
+    net = network_blocks.dense_block(net, args, 'fc1', fc_units)
+    return network_blocks.dense_block(net, args, 'fc2', 10, activation=False)
 
 
 EXPERIMENT = binary_net.Experiment(

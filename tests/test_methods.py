@@ -11,20 +11,22 @@ import pytest
 import theano.tensor as T
 
 import binary_net
+import network_blocks
 from conftest import ROOT, subset_experiment
 import datasets
 import gated_xnor
 import gxnor_layers
 import methods
 import run_options
+import weight_stats
 
 
 def build_small_network(input_var, args):
     """8C5-MP2-64FC-10: every block kind (conv with pooling, hidden dense, last dense)."""
     net = lasagne.layers.InputLayer((None, 1, 28, 28), input_var)
-    net = binary_net.conv_block(net, args, 'conv1', 8, 5, pool=True)
-    net = binary_net.dense_block(net, args, 'fc2', 64)
-    return binary_net.dense_block(net, args, 'fc3', 10, activation=False)
+    net = network_blocks.conv_block(net, args, 'conv1', 8, 5, pool=True)
+    net = network_blocks.dense_block(net, args, 'fc2', 64)
+    return network_blocks.dense_block(net, args, 'fc3', 10, activation=False)
 
 
 @pytest.fixture
@@ -113,20 +115,6 @@ def test_binaryconnect_hidden_weights_stay_clipped(mnist_data):
     assert len(hidden) == 3
     for w in hidden:
         assert np.abs(w).max() <= 1.0 and (np.abs(w) == 1.0).mean() > 0.05
-
-
-def test_trained_state_bytes_counts_weights_scales_and_moments():
-    l_in = lasagne.layers.InputLayer((None, 20))
-    ttq = gxnor_layers.QuantizedDenseLayer(l_in, 10, 'ttq', b=None)
-    loss = binary_net.squared_hinge_loss(lasagne.layers.get_output(ttq), T.matrix())
-    updates = binary_net.build_updates(loss, ttq, 0.1)
-    state = [v for v in updates if v not in ttq.get_params()]
-    # W, wp, wn and their two Adam moments each, plus Adam's step count: float32
-    assert binary_net.trained_state_bytes(ttq, state) == 4 * (3 * (200 + 1 + 1) + 1)
-    int8 = gxnor_layers.DiscreteDenseLayer(l_in, 10, b=None, weight_storage='int8')
-    loss = binary_net.squared_hinge_loss(lasagne.layers.get_output(int8), T.matrix())
-    updates = binary_net.build_updates(loss, int8, 0.1, update='sgd')
-    assert binary_net.trained_state_bytes(int8, [v for v in updates if v is not int8.W]) == 200
 
 
 def test_method_models_record_method_and_engine_refuses_them(small, capsys):

@@ -116,11 +116,12 @@ def build_step(script, argv):
     """(train_fn, params, training state, input shape) of ``script``'s network."""
     import lasagne
     import binary_net
+    import run_files
     network, input_var, args = build_network(script, argv)
     train_fn, _, state = binary_net.compile_functions_for(network, input_var, args,
                                                          evaluation=False)
     shape = lasagne.layers.get_all_layers(network)[0].shape[1:]
-    return train_fn, binary_net.layer_params(network), state, shape
+    return train_fn, run_files.layer_params(network), state, shape
 
 
 def random_batches(shape, batch, count, seed, classes=10):
