@@ -520,3 +520,37 @@ def test_full_disk_on_a_small_filesystem(mnist_dir, tmp_path):
         'mnist: error: no space left on the device while writing small/r/'), err
     assert 'checkpoint.npz; epochs up to 0 are safe in small/r/' in lines[0]
     assert out.decode('utf-8').strip().splitlines()[-1] == 'exit 4'   # and no .tmp-* found
+
+
+# ---------------------------------------------------------------- the harness's modules
+
+HARNESS = ('binary_net', 'run_options', 'run_exits', 'run_files', 'run_folder', 'run_guard',
+           'machine', 'network_blocks', 'weight_stats', 'dataset_names')
+
+
+def project_imports(name):
+    """The project's top-level modules that module ``name`` imports, anywhere in its code."""
+    import ast
+    with open(os.path.join(ROOT, name + '.py')) as handle:
+        tree = ast.parse(handle.read())
+    names = set(alias.name.split('.')[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names)
+    names |= set(node.module.split('.')[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module)
+    return sorted(n for n in names if os.path.exists(os.path.join(ROOT, n + '.py')))
+
+
+def test_the_harness_modules_import_each_other_without_a_circle():
+    """binary_net stands above the modules it was split into; none of them imports it, and
+    each can be read with only what is below it in mind."""
+    imports = dict((name, [n for n in project_imports(name) if n in HARNESS])
+                   for name in HARNESS)
+    assert not [name for name in HARNESS if 'binary_net' in imports[name]]
+    order, placed = [], set()
+    while len(order) < len(HARNESS):   # peel off the modules whose imports are all placed
+        ready = [name for name in HARNESS if name not in placed and set(imports[name]) <= placed]
+        assert ready, 'a circle among %s' % sorted(set(HARNESS) - placed)
+        order += sorted(ready)
+        placed |= set(ready)
+    assert order[-1] == 'binary_net'
+    assert project_imports('dataset_names') == [] and project_imports('run_guard') == []
