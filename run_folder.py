@@ -40,6 +40,9 @@ __all__ = ['paths', 'opened', 'progress_to_resume', 'restore', 'repair_results',
            'check_resumable', 'software_versions', 'version_change', 'make_folders',
            'remove_folders', 'FRESH_HINT']
 
+# The advice where a checkpoint cannot be resumed at all.
+FRESH_HINT = 'pass --fresh to set the run aside (renamed, not deleted) and start over'
+
 
 def paths(args):
     """(run folder, checkpoint, model file) of the run that ``args`` names.
@@ -96,9 +99,6 @@ def restore(checkpoint, params, state, rng):
         return run_files.load_checkpoint(checkpoint, params, state, rng)
     except run_files.CheckpointError as err:
         raise UsageError('cannot resume from %s (%s); %s' % (checkpoint, err, FRESH_HINT))
-
-
-FRESH_HINT = 'pass --fresh to set the run aside (renamed, not deleted) and start over'
 
 
 def _new_run_hint(named):
