@@ -101,12 +101,16 @@ class Experiment(object):
 
     Examples
     --------
+    A script's own flag reaches ``args`` beside the common ones and its defaults:
+
     >>> experiment = Experiment('toy', load_data=None, build_network=None,
     ...                         defaults=dict(batch_size=10, epochs=1, lr_start=0.1,
     ...                                       lr_end=0.1),
-    ...                         add_arguments=lambda parser: parser.add_argument('--width'))
-    >>> experiment.name, experiment.defaults['epochs'], experiment.add_arguments is None
-    ('toy', 1, False)
+    ...                         add_arguments=lambda parser: parser.add_argument(
+    ...                             '--width', type=int, default=4))
+    >>> args = parse_args(experiment, ['--width', '8'])
+    >>> args.width, args.epochs, args.run_name.startswith('toy-gxnor-')
+    (8, 1, True)
     """
 
     def __init__(self, name, load_data, build_network, defaults, description='',
