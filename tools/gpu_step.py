@@ -32,6 +32,7 @@ with ``--method fp`` or a single step.
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -100,11 +101,15 @@ def device_description():
 
 def build_network(script, argv):
     """(network, input variable, parsed args) of ``script`` with flags ``argv``,
-    its initial weights drawn from the script's seed."""
+    its initial weights drawn from the script's seed.
+
+    ``script`` is a module name: one of :data:`SCRIPTS` (the command line's
+    choices), or another script of the same form (the benches time
+    ``tests/tiny_mnist.py``)."""
     import lasagne
     import theano.tensor as T
     import run_options
-    module = dataset_names.script(script)
+    module = importlib.import_module(script)
     args = run_options.parse_args(module.EXPERIMENT, argv)
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
