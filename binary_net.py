@@ -1,8 +1,10 @@
-"""The training harness shared by ``mnist.py``, ``cifar10.py`` and ``svhn.py``.
+"""The training harness shared by ``mnist.py``, ``cifar10.py`` and ``svhn.py``: the
+training graph, the learning-rate schedule and the epoch loop.
 
 A dataset script gives an :class:`Experiment` (its data loader, its network
 and its default hyperparameters) to :func:`main`, which parses the command
-line, prints every hyperparameter, trains, and writes:
+line (:mod:`run_options`), prints every hyperparameter, trains (:func:`run`)
+and writes:
 
 * ``results/<run>/checkpoint.npz``: everything needed to resume (all
   parameters, optimizer and random states, the history), after every epoch;
@@ -12,13 +14,18 @@ line, prints every hyperparameter, trains, and writes:
   ``valid_err`` and ``train_loss``, plus the other curves) and
   ``curves.png``.
 
-All files are written atomically by :mod:`run_files` (temporary file,
-then rename), so a run stopped at any moment leaves the previous versions
-intact, and running the same command again resumes after the last finished
-epoch.  What guards a run
-besides (its lock, SIGTERM, held interrupts, stale temporary files, damaged
-checkpoints, versions) is in :mod:`run_guard`; every failure is one line on
-stderr with its exit status (``EXIT_STATUS``).
+This module holds the graph (:func:`build_updates`, :func:`compile_functions`:
+the squared hinge loss, DST for the discrete weights, Adam for the rest), the
+schedule (:func:`learning_rate`) and the loop (:func:`run`,
+:func:`train_epoch`, :func:`evaluate`).  Around them: the blocks the scripts
+build their networks from (:mod:`network_blocks`; ``conv_block`` and
+``dense_block`` are offered here too), what the loop measures of the weights
+(:mod:`weight_stats`), the machine (:mod:`machine`), the run's files, each
+written atomically so that a run stopped at any moment leaves the previous
+versions intact (:mod:`run_files`), the rules of its folder, by which the same
+command resumes after the last finished epoch (:mod:`run_folder`), its lock
+and signals (:mod:`run_guard`), and how it ends: every failure one line on
+stderr with its exit status (:mod:`run_exits`).
 
 Protocol, as the authors' code: epoch 0 runs the training function with
 learning rate 0, which snaps the initial weights onto the grid (a DST step
@@ -32,22 +39,10 @@ without the test set).
 """
 from __future__ import absolute_import, division, print_function
 
-import argparse
-import errno
-import hashlib
-import json
 import os
-import re
-import signal
 import sys
-import tempfile
 import time
 from collections import OrderedDict
-
-try:
-    from shlex import quote as shell_quote
-except ImportError:  # Python 2
-    from pipes import quote as shell_quote
 
 import gxnor_compat  # before theano and lasagne
 import lasagne
@@ -61,36 +56,24 @@ import discrete_ops
 import gxnor_graph_cache
 import gxnor_device
 import gxnor_layers
+import machine
 import methods
-import model_format
+import run_exits
 import run_files
+import run_folder
 import run_guard
+import run_options
+import weight_stats
+# Offered here too, where the scripts' users have always found them.
+from network_blocks import conv_block, dense_block
 from progress import Progress
-# The run's files are written by run_files; save_model and layer_params stay
-# importable from here, where scripts, tools and tests have always found them.
-from run_files import layer_params, save_model
+from run_exits import TrainingDiverged, UsageError
+from run_options import parse_args
 
-__all__ = ['Experiment', 'main', 'conv_block', 'dense_block', 'squared_hinge_loss',
-           'build_updates', 'compile_functions', 'compile_functions_for', 'keep_freed_memory',
-           'trained_state_bytes', 'learning_rate', 'save_model', 'UsageError',
-           'TrainingDiverged', 'EXIT_STATUS']
-
-# Increment rules for DST (--update); all but 'adam' keep no float state per weight.
-UPDATES = ('adam', 'sgd', 'layer-rms', 'unit-rms', 'int8-momentum')
-
-
-class UsageError(Exception):
-    """Bad hyperparameters or files: reported as one line, exit status 2."""
-
-
-class TrainingDiverged(Exception):
-    """The training loss became NaN or infinite: exit status 3."""
-
-
-# What the process exits with, by what stopped it (a signal: 128 + its number, as the shell says).
-EXIT_STATUS = OrderedDict([('bad input', 2), ('training diverged', 3),
-                           ('cannot write (disk full)', 4), ('Ctrl-C', 130), ('SIGHUP', 129),
-                           ('SIGTERM', 143), ('output closed', 141)])
+__all__ = ['Experiment', 'main', 'run', 'squared_hinge_loss', 'build_updates',
+           'compile_functions', 'compile_functions_for', 'learning_rate', 'pm1_targets',
+           'train_epoch', 'evaluate', 'conv_block', 'dense_block', 'parse_args', 'UsageError',
+           'TrainingDiverged']
 
 
 class Experiment(object):
@@ -108,11 +91,33 @@ class Experiment(object):
     defaults : dict
         Defaults of the command-line flags (``dest`` names), the paper's or
         the authors' values for this dataset.
+    description : str, optional
+        The ``--help`` text above the flags (the script's docstring).
+    add_arguments : callable(parser), optional
+        Adds the script's own flags (``cifar10.py --widths``) to the
+        :class:`argparse.ArgumentParser` that holds the flags common to every
+        script; their values reach ``load_data`` and ``build_network`` in
+        ``args`` and, as every flag, the run's config.
+
+    Examples
+    --------
+    A script's own flag reaches ``args`` beside the common ones and its defaults:
+
+    >>> experiment = Experiment('toy', load_data=None, build_network=None,
+    ...                         defaults=dict(batch_size=10, epochs=1, lr_start=0.1,
+    ...                                       lr_end=0.1),
+    ...                         add_arguments=lambda parser: parser.add_argument(
+    ...                             '--width', type=int, default=4))
+    >>> args = parse_args(experiment, ['--width', '8'])
+    >>> args.width, args.epochs, args.run_name.startswith('toy-gxnor-')
+    (8, 1, True)
     """
 
-    def __init__(self, name, load_data, build_network, defaults, description=''):
+    def __init__(self, name, load_data, build_network, defaults, description='',
+                 add_arguments=None):
         self.name, self.load_data, self.build_network = name, load_data, build_network
         self.defaults, self.description = dict(defaults), description
+        self.add_arguments = add_arguments
 
 
 # ----------------------------------------------------------------------------- graph
@@ -177,7 +182,8 @@ def build_updates(loss, network, learning_rate, update='adam', m=3.0, srng=None,
             packed = dict((layer, (index, q)) for layer, (index, _), q
                           in zip(discrete, split, momenta) if index is not None)
         else:
-            raise ValueError("update must be one of %s, got %r" % (', '.join(UPDATES), update))
+            raise ValueError("update must be one of %s, got %r"
+                             % (', '.join(discrete_ops.UPDATES), update))
         updates.update(state)
         for layer, increment in zip(discrete, increments):
             if layer in packed:
@@ -250,42 +256,6 @@ def compile_functions_for(network, input_var, args, evaluation=True):
                              beta1=args.beta1, evaluation=evaluation)
 
 
-# glibc's mallopt parameters.
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-
-
-def keep_freed_memory(environ=None):
-    """Let glibc keep the memory a training step frees, for the next step to reuse.
-
-    Theano frees every intermediate array of a step as soon as it is used
-    (``allow_gc``), and glibc hands large freed blocks (mmap'ed ones, and the
-    top of the heap) back to the system, so the next step faults every page
-    of them in again, zero-filled: about 27,000 page faults and 0.06 s of
-    system time per step of ``cifar10.py --widths 32,64,128,256`` at batch
-    100, 97,000 and 0.66 s at the paper's widths.  With every block served
-    from the heap (no mmap) and the heap never trimmed, the pages stay
-    mapped; the same arrays come back every step, so the peak memory stays
-    about what it was (the same, and 5% more at the paper's widths).  The
-    numbers computed do not change; the step runs 8% (12%) faster on a
-    2-core machine (``bench/results/cifar10-step.json``).
-
-    Does nothing where the C library has no ``mallopt`` (not glibc) or the
-    user tuned glibc's malloc (``MALLOC_*_`` or ``GLIBC_TUNABLES``); returns
-    whether it changed the settings.
-    """
-    environ = os.environ if environ is None else environ
-    if any(k.startswith('MALLOC_') for k in environ) or 'malloc' in environ.get(
-            'GLIBC_TUNABLES', ''):
-        return False
-    try:
-        import ctypes
-        import ctypes.util
-        mallopt = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
-
-
 def learning_rate(epoch, lr_start, lr_end, epochs, drops=()):
     """Learning rate of ``epoch`` (0 is the snap epoch: 0).
 
@@ -301,82 +271,6 @@ def learning_rate(epoch, lr_start, lr_end, epochs, drops=()):
         return 0.0
     decay = (lr_end / lr_start) ** (1.0 / (epochs - 1)) if epochs > 1 else 1.0
     return lr_start * decay ** (epoch - 1) * 0.1 ** sum(1 for d in drops if d <= epoch)
-
-
-# ----------------------------------------------------------------------------- blocks
-
-def _finish_block(net, args, name, pool, activation):
-    if pool:
-        net = lasagne.layers.MaxPool2DLayer(net, pool_size=(2, 2))
-    net = gxnor_layers.BatchNormLayer(net, epsilon=args.bn_epsilon, alpha=args.bn_alpha,
-                                      name=name + '_bn')
-    if not activation:
-        return net
-    return methods.activation_layer(net, args, name + '_act')
-
-
-def conv_block(net, args, name, num_filters, filter_size, pad=0, pool=False, activation=True):
-    """Convolution, [2x2 max-pooling], batch norm, [activation], as the authors;
-    weights and activation of ``args.method`` (:mod:`methods`)."""
-    net = methods.weight_layer('conv', net, args, name, args.init_scale,
-                               num_filters=num_filters, filter_size=filter_size, pad=pad)
-    return _finish_block(net, args, name, pool, activation)
-
-
-def dense_block(net, args, name, num_units, activation=True):
-    """Dense layer, batch norm, [activation]; the last block has none."""
-    net = methods.weight_layer('dense', net, args, name, args.dense_init_scale,
-                               num_units=num_units)
-    return _finish_block(net, args, name, False, activation)
-
-
-def discrete_weight_values(network):
-    """OrderedDict layer name -> its discrete weights as a float array (a copy)."""
-    return OrderedDict((layer.name, np.array(layer.weight_values()))
-                       for layer in gxnor_layers.discrete_layers(network))
-
-
-def weights_changed(before, after):
-    """Share (%) of discrete weights whose value differs between two
-    :func:`discrete_weight_values` snapshots: ``(over all, {layer: share})``.
-
-    Under DST a weight moves only by a random transition, so this is how fast
-    the learning rate lets the network move (too low: frozen; too high:
-    churning); ``(None, {})`` for a network without discrete weights.
-
-    Examples
-    --------
-    >>> a = OrderedDict([('c', np.zeros(4)), ('d', np.zeros(6))])
-    >>> b = OrderedDict([('c', np.array([0., 1, 0, 0])), ('d', np.zeros(6))])
-    >>> share, by_layer = weights_changed(a, b)
-    >>> share, list(by_layer.items())
-    (10.0, [('c', 25.0), ('d', 0.0)])
-    """
-    if not before:
-        return None, OrderedDict()
-    counts = OrderedDict((name, int(np.count_nonzero(before[name] != after[name])))
-                         for name in before)
-    by_layer = OrderedDict((name, 100.0 * n / before[name].size) for name, n in counts.items())
-    total = sum(w.size for w in before.values())
-    return 100.0 * sum(counts.values()) / total, by_layer
-
-
-def _changed_line(share, by_layer, epoch):
-    layers = ', '.join('%s %.2f%%' % item for item in by_layer.items())
-    return ('  discrete weights changed:     %.2f%% (%s)%s'
-            % (share, layers, '  (the snap onto the grid)' if epoch == 0 else ''))
-
-
-def trained_state_bytes(network, state):
-    """Bytes of everything the training keeps and changes besides the
-    batch-norm averages: trainable and discrete parameters (hidden weights
-    included) and optimizer state: float moments, int8 momenta (the random
-    generators' int32 states excluded)."""
-    params = set(lasagne.layers.get_all_params(network, trainable=True))
-    params |= set(lasagne.layers.get_all_params(network, discrete=True))
-    arrays = [p.get_value() for p in params]
-    arrays += [v.get_value() for v in state if v not in params and v.dtype != 'int32']
-    return int(sum(a.nbytes for a in arrays))
 
 
 # ----------------------------------------------------------------------------- training
@@ -432,142 +326,17 @@ def train_epoch(train_fn, X, y, classes, args, lr, rng, epoch, seconds_per_epoch
     return total / batches
 
 
-CONFIG_IGNORED = ('data_dir', 'download', 'results_dir', 'weights_dir', 'fresh',
-                  'eval_batch_size', 'run_name')
-
-# Hyperparameters added after runs were made, with their defaults: left out of a run's
-# config (and so of its name's hash) at the default, so that those runs still resume.
-CONFIG_ADDED_LATER = {'beta1': 0.9}
-
-
-def run_config(args):
-    """The hyperparameters that define a run: a checkpoint resumes only under the same ones."""
-    return dict((k, v) for k, v in sorted(vars(args).items()) if k not in CONFIG_IGNORED
-                and not (k in CONFIG_ADDED_LATER and v == CONFIG_ADDED_LATER[k]))
-
-
-_FRESH_HINT = 'pass --fresh to set the run aside (renamed, not deleted) and start over'
-
-
-def _new_run_hint(named):
-    """How to start a new run instead: the user who named the run names another."""
-    return 'pass another --run-name' if named else 'pass --run-name NAME'
-
-
-def _check_resumable(saved, current, path, named=False):
-    # Compared as JSON, the form they are saved in: a tuple such as --widths comes
-    # back from the checkpoint as a list, and 2.7's u'' strings equal plain ones.
-    changed = sorted(k for k in set(saved) | set(current)
-                     if json.dumps(saved.get(k), sort_keys=True)
-                     != json.dumps(current.get(k), sort_keys=True))
-    if changed:
-        detail = ', '.join('%s %s -> %s' % (k, json.dumps(saved.get(k)),
-                                            json.dumps(current.get(k))) for k in changed[:4])
-        raise UsageError('%s was made with other hyperparameters (%s); %s for a new run or '
-                         '--fresh to set the old one aside' % (path, detail, _new_run_hint(named)))
-
-
-def _resumable_progress(checkpoint, config, versions, named):
-    """The progress record of ``checkpoint``, read and checked before anything is
-    compiled: readable, same versions, same hyperparameters; else UsageError."""
-    try:
-        saved = run_guard.read_progress(checkpoint)
-    except run_guard.CheckpointError as err:
-        raise UsageError('cannot resume from %s: %s; %s' % (checkpoint, err, _FRESH_HINT))
-    change = run_guard.version_change(saved['versions'], versions) if 'versions' in saved else ''
-    if change:
-        raise UsageError('cannot resume from %s: it was written under other versions (%s), which '
-                         'give other numbers; resume it with those, or %s for a new run here'
-                         % (checkpoint, change, _new_run_hint(named)))
-    _check_resumable(saved.get('config', {}), config, checkpoint, named)
-    return saved
-
-
-def _own_unfinished_model(path, run_name, config):
-    """Whether ``path`` holds the epoch-0 model of this very run, written by a process
-    killed before the checkpoint that follows it: the same command overwrites it
-    instead of setting one more copy aside."""
-    try:
-        meta = model_format.read_meta(path)
-    except Exception:   # unreadable, or no model of ours: never overwritten
-        return False
-    return (meta.get('run') == run_name and meta.get('epoch') == 0 and
-            meta.get('config') == json.loads(json.dumps(config)))
-
-
-def _folder_error(flag, value, err):
-    """The error for a results or weights folder that cannot be written."""
-    where = getattr(err, 'filename', None) or value
-    if getattr(err, 'errno', None) in run_guard.DISK_FULL:
-        return run_guard.WriteError(err.errno, err.strerror, where)
-    reason = '%s: %s' % (err.strerror or err, where)
-    if err.errno == errno.EEXIST:   # make_folders found a file where a folder goes
-        reason = '%s is a file, not a folder' % where
-    return UsageError("%s %s cannot hold the run's files (%s); choose another %s"
-                      % (flag, value, reason, flag))
-
-
-def _open_run(args, folder, model_path):
-    """Check that the run's folders can be written and take the run's lock, before
-    anything is compiled; with ``--fresh`` set the old run aside; remove the
-    temporary files a killed process left.  Returns (lock, folders created)."""
-    created = []
-    try:
-        created += run_guard.make_folders(folder)
-        lock = run_guard.RunLock(folder).acquire()
-    except EnvironmentError as err:
-        run_guard.remove_folders(created, [run_guard.LOCK_NAME])
-        raise _folder_error('--results-dir', args.results_dir, err)
-    except run_guard.RunInProgress as err:
-        raise UsageError('run %s is %s' % (folder, err))
-    models = os.path.dirname(os.path.abspath(model_path))
-    try:
-        created += run_guard.make_folders(models)
-        handle, probe = tempfile.mkstemp(dir=models, prefix=run_guard.temporary_prefix(model_path))
-        os.close(handle)
-        os.remove(probe)
-    except EnvironmentError as err:
-        lock.release()
-        run_guard.remove_folders(created, [run_guard.LOCK_NAME])
-        raise _folder_error('--weights-dir' if args.weights_dir else '--results-dir',
-                            args.weights_dir or args.results_dir, err)
-    if (args.fresh and os.path.abspath(folder) not in created and
-            os.listdir(folder) != [run_guard.LOCK_NAME]):
-        _set_aside(folder)   # our lock goes along, still held: no one else started it
-        os.mkdir(folder)
-        created.append(os.path.abspath(folder))
-        try:
-            fresh = run_guard.RunLock(folder).acquire()
-        except run_guard.RunInProgress as err:
-            raise UsageError('run %s is %s' % (folder, err))
-        finally:
-            lock.release()
-        lock = fresh
-    stale = (run_guard.remove_stale_temporaries(folder) +
-             run_guard.remove_stale_temporaries(models, [model_path]))
-    if os.path.abspath(folder) not in created and os.listdir(folder) == [run_guard.LOCK_NAME]:
-        print('Reusing %s: a run stopped before its first epoch left it holding only its '
-              'lock' % folder)
-    if stale:
-        print('Removed %d temporary file%s left by a process stopped while writing: %s'
-              % (len(stale), '' if len(stale) == 1 else 's', ', '.join(stale)))
-    return lock, created
-
-
-def _set_aside(path):
-    if os.path.exists(path):
-        stamp = time.strftime('%Y%m%d-%H%M%S')
-        os.rename(path, '%s.old-%s' % (path, stamp))
-        print('Set aside %s as %s.old-%s' % (path, path, stamp))
-
-
-def _warn(name, message):
-    print('%s: warning: %s' % (name, message), file=sys.stderr)
-
-
-def _subset(split, size):
-    X, y = split
-    return (X[:size], y[:size]) if size else (X, y)
+def _subsets(name, data, args):
+    """The splits of ``data`` cut to --train-size, --val-size and --test-size; a size over
+    its split's is a warning (all of it is used)."""
+    subsets = OrderedDict()
+    for split, flag in (('train', 'train_size'), ('valid', 'val_size'), ('test', 'test_size')):
+        (X, y), size = data[split], getattr(args, flag)
+        if size > len(X):
+            run_exits.warn(name, '--%s %d is more than the %d examples of the %s set: all %d '
+                           'are used' % (flag.replace('_', '-'), size, len(X), split, len(X)))
+        subsets[split] = (X[:size], y[:size]) if size else (X, y)
+    return subsets
 
 
 def _best_line(progress):
@@ -593,147 +362,64 @@ def run(experiment, args, status=None):
     status = {} if status is None else status
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
-    _check_compiler()
-    data = experiment.load_data(args)
-    for split, flag in (('train', 'train_size'), ('valid', 'val_size'), ('test', 'test_size')):
-        if getattr(args, flag) > len(data[split][0]):
-            _warn(experiment.name, '--%s %d is more than the %d examples of the %s set: all '
-                  '%d are used' % (flag.replace('_', '-'), getattr(args, flag),
-                                   len(data[split][0]), split, len(data[split][0])))
-    data = OrderedDict([('train', _subset(data['train'], args.train_size)),
-                        ('valid', _subset(data['valid'], args.val_size)),
-                        ('test', _subset(data['test'], args.test_size))])
+    machine.check_compiler()
+    data = _subsets(experiment.name, experiment.load_data(args), args)
     X_train = data['train'][0]
     if args.batch_size > len(X_train):
         raise UsageError('--batch-size %d is larger than the training set (%d examples)'
                          % (args.batch_size, len(X_train)))
     print('Data: %d training, %d validation, %d test examples of shape %s'
           % (len(X_train), len(data['valid'][0]), len(data['test'][0]), X_train.shape[1:]))
-    folder = os.path.join(args.results_dir, args.run_name)
-    checkpoint = os.path.join(folder, 'checkpoint.npz')
-    model_path = os.path.join(args.weights_dir or args.results_dir, args.run_name + '.npz')
+    folder, checkpoint, model_path = run_folder.paths(args)
     status.update(checkpoint=checkpoint, saved_epoch=None)
-    lock, created = _open_run(args, folder, model_path)
-    try:
+    with run_folder.opened(args, folder, model_path, status):
         return _train(experiment, args, status, data, folder, checkpoint, model_path)
-    finally:
-        lock.release()
-        if status.get('saved_epoch') is None:   # nothing saved: leave no empty folders
-            run_guard.remove_folders(created, [run_guard.LOCK_NAME])
-
-
-def thread_counts(environ=None):
-    """[OpenMP threads, BLAS threads] the step runs on: OMP_NUM_THREADS, and
-    OPENBLAS_NUM_THREADS (else OMP_NUM_THREADS) for OpenBLAS, where set; else one
-    per core, their default."""
-    environ = os.environ if environ is None else environ
-
-    def count(*names):
-        for name in names:
-            try:
-                return max(1, int(environ.get(name, '')))
-            except ValueError:
-                pass
-        import multiprocessing
-        return multiprocessing.cpu_count()
-    return [count('OMP_NUM_THREADS'), count('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS')]
-
-
-def _check_compiler():
-    """UsageError unless Theano found a C++ compiler and may use it: without one, or
-    with a linker that runs every op in Python (``mode=FAST_COMPILE``, ``linker=py``),
-    it needs Python versions of its ops, which its convolutions do not have (the
-    first training step would fail with a traceback)."""
-    if not theano.config.cxx:
-        raise UsageError('Theano needs a C++ compiler (g++) to compile the training step and '
-                         'found none on PATH: install g++ (as root: make sysdeps, or '
-                         'apt-get install g++)')
-    from theano.gof.link import PerformLinker
-    linker = theano.compile.mode.get_default_mode().linker
-    if isinstance(linker, PerformLinker) or getattr(linker, 'c_thunks', True) is False:
-        flag = ('mode=%s' % theano.config.mode if theano.config.mode != 'Mode' else
-                'linker=%s' % theano.config.linker)
-        raise UsageError("THEANO_FLAGS %s runs every op in Python, and Theano's "
-                         "convolutions have no Python version: for a quicker compile use "
-                         "THEANO_FLAGS=optimizer=fast_compile (C code, fewer optimizations)"
-                         % flag)
-
-
-def _machine_memory():
-    """This machine's memory in bytes, or None where it cannot be read."""
-    try:
-        return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _gib(nbytes):
-    return '%.3g GiB' % (nbytes / 2.0 ** 30)
 
 
 def _build_network(experiment, input_var, args):
-    """The experiment's network; a network too big for memory is a UsageError saying
-    how much one of its arrays needs against what the machine has."""
+    """The experiment's network; one too big for this machine's memory is a UsageError."""
     try:
         return experiment.build_network(input_var, args)
     except MemoryError as err:
-        shape, dtype = getattr(err, 'shape', None), getattr(err, 'dtype', None)
-        need = 'more memory than NumPy could allocate'
-        if shape is not None and dtype is not None:
-            need = '%s for one weight array of shape %s alone' % (
-                _gib(float(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize),
-                tuple(shape))
-        total = _machine_memory()
-        raise UsageError('the network does not fit in memory: it needs %s, and this machine '
-                         'has %s in all; choose a smaller network (--widths)'
-                         % (need, _gib(total) if total else 'less'))
+        raise machine.network_too_big(err)
 
 
 def _train(experiment, args, status, data, folder, checkpoint, model_path):
     """:func:`run`'s training, once the data are loaded and the run's lock is held."""
     (X_train, y_train), (X_val, y_val), (X_test, y_test) = data.values()
     classes = int(max(y.max() for _, y in data.values())) + 1
-    config = run_config(args)
-    versions = run_guard.software_versions()
-    saved = None
-    if os.path.exists(checkpoint):
-        named = args.run_name != default_run_name(experiment.name, args)
-        saved = _resumable_progress(checkpoint, config, versions, named)
-    elif args.fresh or not _own_unfinished_model(model_path, args.run_name, config):
-        _set_aside(model_path)  # a model with no run behind it is kept, never overwritten
+    config = run_options.run_config(args)
+    versions = run_folder.software_versions()
+    named = args.run_name != run_options.default_run_name(experiment.name, args)
+    saved = run_folder.progress_to_resume(checkpoint, model_path, args, config, versions, named)
 
     print('Building the network and compiling...')
     input_var = T.tensor4('inputs')
     network = _build_network(experiment, input_var, args)
     started = time.time()
-    keep_freed_memory()   # the same numbers, fewer page faults per step
+    machine.keep_freed_memory()   # the same numbers, fewer page faults per step
     train_fn, eval_fn, state = compile_functions_for(network, input_var, args)
     print('  compiled in %.1fs' % (time.time() - started))
     weights, activations = methods.bits_label(args)
     facts = dict(method=args.method, weight_bits=weights, activation_bits=activations,
-                 state_bytes=trained_state_bytes(network, state))
+                 state_bytes=weight_stats.trained_state_bytes(network, state))
     print('  trained state: %s bytes (parameters and optimizer moments)'
           % format(facts['state_bytes'], ','))
-    params = layer_params(network)
+    params = run_files.layer_params(network)
     rng = np.random.RandomState(args.seed)
     progress = dict(next_epoch=0, history=[], config=config,
                     best_val=dict(epoch=-1, val_err=101.0, test_err=101.0),
                     best_test=dict(epoch=-1, test_err=101.0))
     if saved is not None:
-        try:
-            progress = run_files.load_checkpoint(checkpoint, params, state, rng)
-        except run_guard.CheckpointError as err:
-            raise UsageError('cannot resume from %s (%s); %s' % (checkpoint, err, _FRESH_HINT))
+        progress = run_folder.restore(checkpoint, params, state, rng)
         status['saved_epoch'] = progress['next_epoch'] - 1
         print('Resuming %s after epoch %d' % (checkpoint, progress['next_epoch'] - 1))
     progress['versions'] = versions  # checkpoints from before 2026-12-05 have none
-    threads = thread_counts()
-    if progress.get('threads', threads) != threads and progress['next_epoch'] <= args.epochs:
-        _warn(experiment.name, 'epochs up to %d ran with %d OpenMP and %d BLAS threads, and '
-              'these run with %d and %d: float sums are added in another order, so the '
-              'numbers will not be bit for bit those of a run that never stopped '
-              '(OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set the counts)'
-              % tuple([progress['next_epoch'] - 1] + progress['threads'] + threads))
+    threads = machine.thread_counts()
+    note = machine.thread_change(progress.get('threads', threads), threads,
+                                 progress['next_epoch'] - 1)
+    if note and progress['next_epoch'] <= args.epochs:
+        run_exits.warn(experiment.name, note)
     progress['threads'] = threads
 
     meta = dict(facts, dataset=experiment.name, run=args.run_name, config=config,
@@ -743,13 +429,13 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
         lr = learning_rate(epoch, args.lr_start, args.lr_end, args.epochs, args.lr_drops)
         status.update(epoch=epoch, minibatch=0, batches=len(X_train) // args.batch_size,
                       phase='training')
-        weights_before = discrete_weight_values(network)
+        weights_before = weight_stats.discrete_weight_values(network)
         started = time.time()
         train_loss = train_epoch(train_fn, X_train, y_train, classes, args, lr, rng, epoch,
                                  _seconds_per_epoch(progress['history']), status)
         train_seconds = time.time() - started
-        changed, changed_by_layer = weights_changed(weights_before,
-                                                    discrete_weight_values(network))
+        changed, changed_by_layer = weight_stats.weights_changed(
+            weights_before, weight_stats.discrete_weight_values(network))
         val_loss, val_err = evaluate(eval_fn, X_val, y_val, classes, args.eval_batch_size)
         test_loss, test_err = evaluate(eval_fn, X_test, y_test, classes, args.eval_batch_size)
         record = dict(epoch=epoch, lr=lr, train_loss=train_loss, val_loss=val_loss,
@@ -768,8 +454,8 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
             files = []
             if val_err <= progress['best_val']['val_err']:
                 progress['best_val'] = dict(epoch=epoch, val_err=val_err, test_err=test_err)
-                save_model(model_path, network, dict(meta, epoch=epoch, val_err=val_err,
-                                                     test_err=test_err), files)
+                run_files.save_model(model_path, network, dict(
+                    meta, epoch=epoch, val_err=val_err, test_err=test_err), files)
             run_files.write_results(folder, progress['history'],
                                     _summary(args, progress, model_path, facts), files)
             run_files.save_checkpoint(checkpoint, params, state, rng, progress, files)
@@ -781,35 +467,19 @@ def _train(experiment, args, status, data, folder, checkpoint, model_path):
                                                          else ''))
         print('  training loss:                %.6f' % train_loss)
         if changed is not None:
-            print(_changed_line(changed, changed_by_layer, epoch))
+            print(weight_stats.changed_line(changed, changed_by_layer, epoch))
         print('  validation loss:              %.6f' % val_loss)
         print('  validation error rate:        %.2f%%' % val_err)
         print('  test error rate:              %.2f%%' % test_err)
         print(_best_line(progress))
         sys.stdout.flush()
     summary = _summary(args, progress, model_path, facts)
-    _repair_results(folder, progress, summary)
+    run_folder.repair_results(folder, progress, summary)
     print('Done. Test error at best validation epoch %d: %.2f%%; best test error (paper '
           'protocol) %.2f%% at epoch %d.\nModel: %s  Results: %s'
           % (summary['best_val_epoch'], summary['test_err_at_best_val'],
              summary['best_test_err'], summary['best_test_epoch'], model_path, folder))
     return summary
-
-
-def _repair_results(folder, progress, summary):
-    """Write results.json, .mat and curves.png again from the checkpoint's record when
-    results.json does not hold its history (damaged, or removed, in a finished run)."""
-    path = os.path.join(folder, 'results.json')
-    try:
-        with open(path) as handle:
-            if json.load(handle).get('history') == json.loads(json.dumps(progress['history'])):
-                return
-    except (IOError, OSError, ValueError, AttributeError):
-        pass
-    with run_guard.interrupts_held():
-        run_files.write_results(folder, progress['history'], summary)
-    print('Wrote %s (and results.mat, curves.png) again from the checkpoint: it was damaged '
-          'or missing' % path)
 
 
 def _summary(args, progress, model_path, facts):
@@ -821,387 +491,23 @@ def _summary(args, progress, model_path, facts):
                 test_err_at_best_val=progress['best_val']['test_err'],
                 best_test_epoch=progress['best_test']['epoch'],
                 best_test_err=progress['best_test']['test_err'],
-                config=run_config(args), versions=progress.get('versions'))
-
-
-# ----------------------------------------------------------------------------- command line
-
-class _Parser(argparse.ArgumentParser):
-    """Raises UsageError instead of exiting, and keeps ``given``: (action, value) of
-    every flag on the command line, in order, for :func:`_flag_notes`."""
-
-    def __init__(self, *args, **kwargs):
-        argparse.ArgumentParser.__init__(self, *args, **kwargs)
-        self.given = []
-
-    def error(self, message):
-        raise UsageError(message)
-
-    def _get_values(self, action, arg_strings):
-        # Called once for each flag given (defaults do not pass here).
-        values = argparse.ArgumentParser._get_values(self, action, arg_strings)
-        self.given.append((action, action.const if action.nargs == 0 else values))
-        return values
-
-
-def _epoch_list(text):
-    try:
-        return [int(t) for t in text.split(',') if t.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError('expected comma-separated epochs, got %r' % text)
-
-
-def build_parser(experiment):
-    """The flags common to all dataset scripts, with the experiment's defaults."""
-    p = _Parser(description=experiment.description,
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add = p.add_argument
-    add('--data-dir', default=None, help='folder with the dataset files (None: '
-        '$PYLEARN2_DATA_PATH\'s folder, else ./data/<name>, downloading there if needed)')
-    add('--download', action='store_true', default=False,
-        help='download missing files into --data-dir (without --data-dir they are '
-        'downloaded into ./data/<name> anyway)')
-    add('--epochs', type=int, help='training epochs after the snap epoch 0')
-    add('--batch-size', type=int, help='training minibatch size')
-    add('--lr-start', type=float, help='learning rate of epoch 1')
-    add('--lr-end', type=float, help='learning rate of the last epoch, before drops')
-    add('--lr-drops', type=_epoch_list, default=[],
-        help='comma-separated epochs at which the learning rate is multiplied by 0.1')
-    add('--update', choices=UPDATES, default='adam',
-        help='increment D for DST: Adam step (authors); -lr*grad; -lr*grad over a '
-        'running RMS kept per layer or per output unit; or -lr times a momentum of '
-        'the layer-RMS-scaled gradient kept in one int8 per weight (the last four: no '
-        'float state per weight)')
-    add('--beta1', type=float, default=0.9,
-        help="Adam's first-moment decay, for DST's increments and the float parameters "
-        "(Lasagne's and the authors' 0.9): the increments average the gradient over about "
-        '1/(1-beta1) steps')
-    add('--method', choices=list(methods.METHODS), default='gxnor',
-        help='gxnor (this paper), fp (full precision, ReLU) or a compared method: '
-        'weights and activations as listed in methods.py')
-    add('--discrete', dest='method', action='store_const', const='gxnor',
-        help='same as --method gxnor%(default).0s')
-    add('--no-discrete', dest='method', action='store_const', const='fp',
-        help='same as --method fp%(default).0s')
-    add('--H', type=float, default=1.0, help='weights in [-H, H]')
-    add('--N', type=int, default=1, help='weight states 2^N+1 (0 binary, 1 ternary)')
-    add('--act-N', type=int, default=1, help='activation levels 2^N+1 (0 binary, 1 ternary)')
-    add('--r', type=float, default=1.0, help='activation threshold')
-    add('--a', type=float, default=0.5, help='half-width of the derivative window')
-    add('--window', choices=('rect', 'tri'), default='rect', help='derivative window shape')
-    add('--m', type=float, default=3.0,
-        help='DST nonlinearity: P(extra step) = tanh(m|v|), v the remainder of D/dz')
-    add('--init-scale', type=float, default=1.0,
-        help='initial conv weights uniform in [-s*H, s*H]')
-    add('--dense-init-scale', type=float, default=1.0,
-        help='initial dense weights uniform in [-s*H, s*H]')
-    add('--weight-storage', choices=gxnor_layers.WEIGHT_STORAGES, default='float',
-        help='int8: weights held as state indices, no float copy (gxnor)')
-    add('--stochastic', action='store_true', default=False,
-        help='binaryconnect, bnn: stochastic binarization (hidden weights at test time)')
-    add('--w-bits', type=int, default=1, help='dorefa: weight bits')
-    add('--a-bits', type=int, default=2, help='dorefa, syq: activation bits')
-    add('--ttq-threshold', type=float, default=0.05, help='ttq: threshold t * max|W|')
-    add('--syq-eta', type=float, default=0.05, help='syq: threshold eta * max|W|')
-    add('--tbn-delta', type=float, default=0.4, help='tbn: activation threshold delta*mean|x|')
-    add('--bn-epsilon', type=float, default=1e-4, help='batch norm epsilon')
-    add('--bn-alpha', type=float, default=0.1, help='running-average rate of batch norm')
-    add('--augment', dest='augment', action='store_true', default=False,
-        help='random crops (4-pixel padding) and horizontal flips')
-    add('--no-augment', dest='augment', action='store_false',
-        help='no augmentation (turns --augment off)%(default).0s')
-    add('--seed', type=int, default=1234,
-        help='seed of the initial weights, the data order and the DST random numbers')
-    add('--train-size', type=int, default=0, help='use the first N training examples (0: all)')
-    add('--val-size', type=int, default=0, help='use the first N validation examples (0: all)')
-    add('--test-size', type=int, default=0, help='use the first N test examples (0: all)')
-    add('--eval-batch-size', type=int, default=500,
-        help='minibatch size of the validation and test passes')
-    add('--run-name', default=None, help='None: made from the main hyperparameters and a '
-        'hash of all of them')
-    add('--results-dir', default='results',
-        help='where results/<run>/ (checkpoint, results.json, .mat, curves.png) goes')
-    add('--weights-dir', default=None,
-        help='where the model <run>.npz goes (None: the results folder)')
-    add('--fresh', action='store_true',
-        help='set an existing run of the same name aside (renamed, not deleted) and start over')
-    if getattr(experiment, 'add_arguments', None):
-        experiment.add_arguments(p)
-    p.set_defaults(**experiment.defaults)
-    return p
-
-
-# The largest values the flags take: beyond them Theano's graph or NumPy's
-# arithmetic overflows, or the staircase's 2^act-N thresholds never finish building.
-MAX_N = 16
-MAX_ACT_N = 8
-MAX_H = 1e6
-MAX_SEED = 2 ** 32 - 1
-
-
-def _plain_name(name):
-    """True for None or a name that stays one folder inside the results folder."""
-    return name is None or (re.match(r'^[A-Za-z0-9._-]+$', name) is not None and
-                            name not in (os.curdir, os.pardir))
-
-
-def _validate(args):
-    for key, value in sorted(vars(args).items()):
-        # inf passes every "> 0" below, and nan fails them with a misleading message.
-        if isinstance(value, float) and not np.isfinite(value):
-            raise UsageError('--%s must be a finite number, got %s' % (key.replace('_', '-'),
-                                                                        value))
-    checks = [(0 <= args.N <= MAX_N, '--N must be in 0..%d (2^N+1 weight states)' % MAX_N),
-              (0 <= args.act_N <= MAX_ACT_N,
-               '--act-N must be in 0..%d (2^act-N+1 activation levels, one threshold each)'
-               % MAX_ACT_N),
-              (args.r > 0, '--r must be > 0'), (args.a > 0, '--a must be > 0'),
-              (0 < args.H <= MAX_H, '--H must be in (0, %g]' % MAX_H),
-              (args.m > 0, '--m must be > 0'),
-              (0 <= args.seed <= MAX_SEED, '--seed must be in 0..%d (2^32 - 1)' % MAX_SEED),
-              (_plain_name(args.run_name), '--run-name must be a plain folder name (letters, '
-               'digits, ".", "_", "-"; not "." or ".."), got %r' % args.run_name),
-              (args.epochs >= 1, '--epochs must be >= 1'),
-              (args.batch_size >= 1, '--batch-size must be >= 1'),
-              (args.eval_batch_size >= 1, '--eval-batch-size must be >= 1'),
-              (args.lr_start > 0 and args.lr_end > 0, 'learning rates must be > 0'),
-              (0 < args.bn_alpha <= 1, '--bn-alpha must be in (0, 1]'),
-              (args.bn_epsilon > 0, '--bn-epsilon must be > 0'),
-              (min(args.train_size, args.val_size, args.test_size) >= 0,
-               'subset sizes must be >= 0'),
-              (args.weight_storage != 'int8' or args.N <= 6,
-               '--weight-storage int8 holds at most N = 6'),
-              (args.weight_storage == 'float' or args.method == 'gxnor',
-               '--weight-storage int8 needs --method gxnor (discrete weights)'),
-              (args.update != 'int8-momentum' or args.N <= 3,
-               "--update int8-momentum keeps its momentum in the weight byte's 7 - N spare "
-               'bits: --N at most 3'),
-              (args.w_bits >= 1 and args.a_bits >= 1, '--w-bits and --a-bits must be >= 1'),
-              (0 <= args.ttq_threshold < 1 and 0 <= args.syq_eta < 1,
-               '--ttq-threshold and --syq-eta must be in [0, 1)'),
-              (args.tbn_delta >= 0, '--tbn-delta must be >= 0'),
-              (0 <= args.beta1 < 1, '--beta1 must be in [0, 1)')]
-    for ok, message in checks:
-        if not ok:
-            raise UsageError(message)
-
-
-def default_run_name(name, args):
-    """Readable main hyperparameters plus a hash of all of them, so that the
-    same command resumes its run and any other command starts its own."""
-    method = methods.method_label(args)
-    digest = hashlib.sha1(json.dumps(run_config(args), sort_keys=True).encode('utf-8'))
-    return '%s-%s-b%d-e%d-%s' % (name, method, args.batch_size, args.epochs,
-                                 digest.hexdigest()[:8])
-
-
-# Why a flag does nothing for the other methods, where more than "only X reads it"
-# says (which methods read which flag: each method's record in methods.py).
-_FLAG_WHY = {
-    'update': "only GXNOR-Net's discrete weights move by DST; every other method trains its "
-              'weights with Adam',
-    'stochastic': 'only BinaryConnect and BNN binarize at random',
-}
-
-
-def _ignored_flag_note(dest, method):
-    """The warning for flag ``dest`` given to a method that does not read it, or None."""
-    readers = methods.readers(dest)
-    if method in readers:
-        return None
-    why = _FLAG_WHY.get(dest) or 'only --method %s read%s it' % (
-        ', '.join(readers), 's' if len(readers) == 1 else '')
-    return '--%s has no effect with --method %s: %s' % (dest.replace('_', '-'), method, why)
-
-
-def _flag_notes(given, args):
-    """One warning line for each contradiction on the command line: flags that set
-    the same thing to different values (the last one wins), and flags that the
-    chosen method ignores."""
-    notes = []
-    by_dest = OrderedDict()
-    for action, value in given:
-        by_dest.setdefault(action.dest, []).append((action, value))
-    for dest, uses in by_dest.items():
-        if len(set(json.dumps(value) for _, value in uses)) > 1:
-            shown = [action.option_strings[-1] if action.nargs == 0 else
-                     '%s %s' % (action.option_strings[-1], json.dumps(value).strip('"'))
-                     for action, value in uses]
-            notes.append('%s contradict each other; the last one wins: %s = %s'
-                         % (' and '.join(shown), dest, getattr(args, dest)))
-    for dest in by_dest:
-        note = _ignored_flag_note(dest, args.method)
-        if note:
-            notes.append(note)
-    return notes
-
-
-def _attach_negative_values(parser, argv):
-    """``argv`` with each value that starts with '-' joined to its flag ('--lr-end
-    -inf' -> '--lr-end=-inf'): argparse takes '-inf' or '-8,8,8,8' for a flag and
-    says 'expected one argument' instead of what is wrong with the value."""
-    takes_value = set(option for action in parser._actions if action.nargs is None
-                      for option in action.option_strings)
-    argv, out = list(argv), []
-    while argv:
-        word = argv.pop(0)
-        if (word in takes_value and argv and argv[0].startswith('-') and argv[0] != '--' and
-                argv[0].split('=')[0] not in parser._option_string_actions):
-            word = '%s=%s' % (word, argv.pop(0))
-        out.append(word)
-    return out
-
-
-def parse_args(experiment, argv=None, notes=None, **overrides):
-    """Parse ``argv``; keyword overrides (e.g. ``epochs=1``) win over flags.
-
-    ``notes``, a list, receives a warning line for each contradiction between
-    the flags given (see :func:`_flag_notes`).
-    """
-    parser = build_parser(experiment)
-    args = parser.parse_args(_attach_negative_values(parser, sys.argv[1:] if argv is None
-                                                     else argv))
-    for key, value in overrides.items():
-        if value is not None:
-            setattr(args, key, value)
-    _validate(args)
-    if notes is not None:
-        notes.extend(_flag_notes(parser.given, args))
-    args.run_name = args.run_name or default_run_name(experiment.name, args)
-    return args
-
-
-def print_hyperparameters(args, device=None):
-    print('Theano %s, Lasagne %s, Python %s, floatX %s'
-          % (theano.__version__, lasagne.__version__, sys.version.split()[0],
-             theano.config.floatX))
-    device = device or theano.config.device
-    if device == 'cpu':
-        device += ' (BLAS: %s; OpenMP elementwise loops: %s)' % (
-            theano.config.blas.ldflags or 'none, NumPy fallback',
-            'on' if theano.config.openmp else 'off')
-    print('Device: %s' % device)
-    for key, value in sorted(vars(args).items()):
-        print('%-18s = %s' % (key, value))
-    weights, activations = methods.bits_label(args)
-    print('%-18s = %s: %s weights, %s activations'
-          % ('method is', methods.METHODS[args.method].title, weights, activations))
-    if args.method == 'gxnor':
-        print('%-18s = %g (%d states)' % ('weight step dz', discrete_ops.weight_grid_step(
-            args.H, args.N), 2 ** args.N + 1))
-    sys.stdout.flush()
-
-
-def resume_command(argv=None):
-    """The command line that resumes this run, as it must be typed here: the
-    interpreter that runs (relative to the current folder when inside it, else
-    its full path), the script and the arguments."""
-    python = sys.executable or 'python'
-    relative = os.path.relpath(python)
-    if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
-        python = relative if os.sep in relative else os.path.join(os.curdir, relative)
-    words = [python, sys.argv[0]] + list(sys.argv[1:] if argv is None else argv)
-    return ' '.join(shell_quote(w) for w in words)
-
-
-def _what_is_safe(status, argv=None, then='the same command'):
-    if status.get('saved_epoch') is None:
-        return 'no epoch had finished, so nothing was saved'
-    return ('epochs up to %d are safe in %s; %s resumes after epoch %d: %s'
-            % (status['saved_epoch'], status['checkpoint'], then, status['saved_epoch'],
-               resume_command(argv)))
-
-
-def _isatty(stream):
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):     # replaced or closed streams
-        return False
-
-
-def interrupted_message(status, argv=None, signal_name=None):
-    """The one line printed after Ctrl-C (or ``signal_name``, e.g. 'SIGTERM'): where it
-    stopped, what is safe, how to resume."""
-    stopped = 'interrupted by %s' % signal_name if signal_name else 'interrupted'
-    if 'epoch' not in status:
-        return '%s before training started; nothing was written' % stopped
-    where = 'epoch %d, minibatch %d of %d' % (status['epoch'], status['minibatch'],
-                                             status['batches'])
-    if status['phase'] != 'training':
-        where = 'epoch %d, after its training (evaluating or saving)' % status['epoch']
-    return '%s at %s; %s' % (stopped, where, _what_is_safe(status, argv))
-
-
-def write_failed_message(err, status, argv=None):
-    """The one line printed when a file of the run cannot be written (disk full...)."""
-    if err.disk_full:
-        return ('no space left on the device while writing %s; %s'
-                % (err.filename, _what_is_safe(status, argv, 'once space is freed the same '
-                                                'command')))
-    return 'cannot write %s (%s); %s' % (err.filename, err.strerror, _what_is_safe(status, argv))
-
-
-def _stdout_to_devnull():
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (AttributeError, ValueError, IOError, OSError):   # replaced or closed streams
-        pass
+                config=run_options.run_config(args), versions=progress.get('versions'))
 
 
 def main(experiment, argv=None, num_epochs=None, **overrides):
     """Command-line entry point of a dataset script.
 
     Returns the summary dict.  Every failure is one line on stderr and an exit
-    status (``EXIT_STATUS``): 2 bad input, 3 the training diverged, 4 a file
+    status (``run_exits.EXIT_STATUS``): 2 bad input, 3 the training diverged, 4 a file
     could not be written (disk full), 130 Ctrl-C, 143 SIGTERM and 129 SIGHUP (which
     stop the run as Ctrl-C does; a SIGHUP ignored under ``nohup`` stays ignored).
     """
     status = {}
     gxnor_compat.end_of_start()
-    previous = run_guard.stop_on_signals()
-    try:
+    with run_exits.exits_on_failure(experiment.name, status, argv):
         notes = []
         args = parse_args(experiment, argv, notes, epochs=num_epochs, **overrides)
         for note in notes:
-            _warn(experiment.name, note)
-        print_hyperparameters(args, gxnor_device.check_device())
+            run_exits.warn(experiment.name, note)
+        run_options.print_hyperparameters(args, gxnor_device.check_device())
         return run(experiment, args, status)
-    except KeyboardInterrupt as err:
-        name = getattr(err, 'signal_name', None)
-        try:
-            sys.stdout.flush()
-            # On a terminal the line starts below the progress line and the echoed ^C;
-            # in a log or a pipe it is the only line.
-            print('%s%s: %s' % ('\n' if _isatty(sys.stderr) else '', experiment.name,
-                                interrupted_message(status, argv, name)), file=sys.stderr)
-        except (IOError, OSError):   # after SIGHUP the terminal may be gone (EIO)
-            pass
-        sys.exit(EXIT_STATUS[name or 'Ctrl-C'])
-    except (UsageError, datasets.DataError, gxnor_device.DeviceError) as err:
-        print('%s: error: %s' % (experiment.name, err), file=sys.stderr)
-        sys.exit(EXIT_STATUS['bad input'])
-    except run_guard.WriteError as err:
-        sys.stdout.flush()
-        print('%s: error: %s' % (experiment.name, write_failed_message(err, status, argv)),
-              file=sys.stderr)
-        sys.exit(EXIT_STATUS['cannot write (disk full)'])
-    except TrainingDiverged as err:
-        print('%s: error: %s; the last checkpoint is kept' % (experiment.name, err),
-              file=sys.stderr)
-        sys.exit(EXIT_STATUS['training diverged'])
-    except (IOError, OSError) as err:
-        if err.errno not in (errno.EPIPE, errno.ENOSPC) or err.filename is not None:
-            raise
-        # The standard output failed: its reader is gone (`| head`), or it is a full
-        # device.  Nothing more can be printed there; later flushes must not fail.
-        _stdout_to_devnull()
-        if err.errno == errno.EPIPE:   # quiet, as `yes | head` is
-            sys.exit(EXIT_STATUS['output closed'])
-        print('%s: error: cannot write the output (%s); %s'
-              % (experiment.name, os.strerror(err.errno), _what_is_safe(status, argv)),
-              file=sys.stderr)
-        sys.exit(EXIT_STATUS['cannot write (disk full)'])
-    finally:
-        for signum, handler in previous:
-            signal.signal(signum, handler)

@@ -16,6 +16,7 @@ import lasagne
 
 import binary_net
 import datasets
+import network_blocks
 
 
 def load_data(args):
@@ -49,18 +50,18 @@ def build_network(input_var, args, widths=None):
     fc_units = widths[3] if len(widths) > 3 else PAPER_WIDTHS[3]
     net = lasagne.layers.InputLayer((None, 3, 32, 32), input_var)
     for stage, width in enumerate(widths[:3]):
-        net = binary_net.conv_block(net, args, 'conv%da' % (stage + 1), width, 3, pad=1)
-        net = binary_net.conv_block(net, args, 'conv%db' % (stage + 1), width, 3, pad=1,
-                                    pool=True)
-    net = binary_net.dense_block(net, args, 'fc1', fc_units)
-    return binary_net.dense_block(net, args, 'fc2', 10, activation=False)
+        net = network_blocks.conv_block(net, args, 'conv%da' % (stage + 1), width, 3, pad=1)
+        net = network_blocks.conv_block(net, args, 'conv%db' % (stage + 1), width, 3, pad=1,
+                                        pool=True)
+    net = network_blocks.dense_block(net, args, 'fc1', fc_units)
+    return network_blocks.dense_block(net, args, 'fc2', 10, activation=False)
 
 
 EXPERIMENT = binary_net.Experiment(
     'cifar10', load_data, build_network, description=__doc__,
     defaults=dict(batch_size=1000, epochs=2000, lr_start=0.01, lr_end=3e-5,
-                  lr_drops=[1000, 1600], dense_init_scale=1.5, augment=True))
-EXPERIMENT.add_arguments = add_arguments
+                  lr_drops=[1000, 1600], dense_init_scale=1.5, augment=True),
+    add_arguments=add_arguments)
 
 
 def main(argv=None, num_epochs=None, **overrides):

@@ -48,6 +48,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+import dataset_names
 import safe_pickle
 
 try:
@@ -595,9 +596,10 @@ def _svhn_test(path, labels):
 
 
 def load_test(name, data_dir=None, download=None):
-    """The test split of 'mnist', 'cifar10' or 'svhn' alone, reading only its files.
+    """The test split of data set ``name`` alone, reading only its files.
 
-    Same folders, checks and order as :func:`load_mnist`,
+    ``name`` is one of :data:`dataset_names.NAMES` ('mnist', 'cifar10',
+    'svhn').  Same folders, checks and order as :func:`load_mnist`,
     :func:`load_cifar10` and :func:`load_svhn` (their ``'test'`` item);
     the training files need not be there.  ``download`` as there (None:
     only into the default folder, and only the test files).
@@ -606,23 +608,36 @@ def load_test(name, data_dir=None, download=None):
     -------
     (X, y) : uint8 images (n, C, H, W) and int32 labels.
     """
-    if name == 'mnist':
-        names = _MNIST_FILES[2:]
-        folder = _locate('MNIST', names, data_dir, 'mnist', 'mnist', gz_ok=True,
-                         download=download, fetch=_fetch_mnist(names))
-        return _mnist_part(folder, 't10k')
-    if name == 'cifar10':
-        folder = _locate('CIFAR-10', ('test_batch',), data_dir, 'cifar10', 'cifar10',
-                         inner=_CIFAR10_FOLDER, download=download, fetch=_fetch_cifar10)
-        data, labels = _read_cifar_batch(os.path.join(folder, 'test_batch'))
-        return data.reshape(-1, 3, 32, 32), labels
-    if name == 'svhn':
-        names = ['test_32x32.mat']
-        folder = _locate('SVHN', names, data_dir, os.path.join('SVHN', 'format2'), 'svhn',
-                         download=download, fetch=_fetch_svhn(names))
-        path = os.path.join(folder, names[0])
-        return _svhn_test(path, _svhn_labels(path))
-    raise DataError('datasets: no data set named %r (mnist, cifar10, svhn)' % (name,))
+    if name not in dataset_names.NAMES:
+        raise DataError('datasets: no data set named %r (%s)'
+                        % (name, ', '.join(dataset_names.NAMES)))
+    return _TEST_READERS[name](data_dir, download)
+
+
+def _mnist_test_split(data_dir, download):
+    names = _MNIST_FILES[2:]
+    folder = _locate('MNIST', names, data_dir, 'mnist', 'mnist', gz_ok=True,
+                     download=download, fetch=_fetch_mnist(names))
+    return _mnist_part(folder, 't10k')
+
+
+def _cifar10_test_split(data_dir, download):
+    folder = _locate('CIFAR-10', ('test_batch',), data_dir, 'cifar10', 'cifar10',
+                     inner=_CIFAR10_FOLDER, download=download, fetch=_fetch_cifar10)
+    data, labels = _read_cifar_batch(os.path.join(folder, 'test_batch'))
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def _svhn_test_split(data_dir, download):
+    names = ['test_32x32.mat']
+    folder = _locate('SVHN', names, data_dir, os.path.join('SVHN', 'format2'), 'svhn',
+                     download=download, fetch=_fetch_svhn(names))
+    path = os.path.join(folder, names[0])
+    return _svhn_test(path, _svhn_labels(path))
+
+
+# The test split's reader of each data set of dataset_names.NAMES.
+_TEST_READERS = dict(mnist=_mnist_test_split, cifar10=_cifar10_test_split, svhn=_svhn_test_split)
 
 
 # ---------------------------------------------------------------- minibatches

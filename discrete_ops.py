@@ -32,7 +32,11 @@ __all__ = ['weight_grid_step', 'weight_grid', 'state_values', 'quantize_weights'
            'activation_thresholds', 'discrete_activation', 'ternary_activation',
            'sgd_increments', 'adam_increments', 'rms_increments', 'int8_momentum_increments',
            'momentum_field', 'split_state_byte', 'join_state_byte', 'dst_new_index',
-           'dst_updates']
+           'dst_updates', 'UPDATES']
+
+# The rules that give DST its increments D, by name (--update): each function's *_increments
+# below; all but 'adam' keep no float state per weight.  binary_net.build_updates builds them.
+UPDATES = ('adam', 'sgd', 'layer-rms', 'unit-rms', 'int8-momentum')
 
 
 def _floatx(value):

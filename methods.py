@@ -1,8 +1,8 @@
 """The methods the harness trains: GXNOR-Net, full precision, and the binary and
 ternary networks the paper compares with, on the same architecture.
 
-Every dataset script builds its network from :func:`binary_net.conv_block` and
-:func:`binary_net.dense_block`; those ask this module which weight layer and
+Every dataset script builds its network from :func:`network_blocks.conv_block` and
+:func:`network_blocks.dense_block`; those ask this module which weight layer and
 which activation the ``--method`` wants, so a method is chosen on the command
 line of any script and no script holds method-specific code.
 

@@ -12,6 +12,7 @@ import lasagne
 
 import binary_net
 import datasets
+import network_blocks
 
 
 def load_data(args):
@@ -20,10 +21,10 @@ def load_data(args):
 
 def build_network(input_var, args):
     net = lasagne.layers.InputLayer((None, 1, 28, 28), input_var)
-    net = binary_net.conv_block(net, args, 'conv1', 32, 5, pool=True)
-    net = binary_net.conv_block(net, args, 'conv2', 64, 5, pool=True)
-    net = binary_net.dense_block(net, args, 'fc3', 512)
-    return binary_net.dense_block(net, args, 'fc4', 10, activation=False)
+    net = network_blocks.conv_block(net, args, 'conv1', 32, 5, pool=True)
+    net = network_blocks.conv_block(net, args, 'conv2', 64, 5, pool=True)
+    net = network_blocks.dense_block(net, args, 'fc3', 512)
+    return network_blocks.dense_block(net, args, 'fc4', 10, activation=False)
 
 
 EXPERIMENT = binary_net.Experiment(

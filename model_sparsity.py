@@ -23,19 +23,18 @@ Examples
 """
 from __future__ import absolute_import, division
 
-import importlib
-
 import gxnor_compat  # noqa: F401  (Theano flags, before theano)
 import lasagne
 import numpy as np
 import theano
 import theano.tensor as T
 
-import binary_net
+import dataset_names
 import datasets
 import gxnor_layers
 import model_format
 import run_files
+import run_options
 
 __all__ = ['load_network', 'gate_counts', 'measure_sparsity']
 
@@ -45,11 +44,12 @@ def load_network(path):
 
     Returns (network, input_var, meta).  Discrete weights are loaded as
     their values on the grid (float storage), whatever the run stored.
-    Raises :class:`model_format.ModelFormatError` for a file that is not a model.
+    Raises :class:`model_format.ModelFormatError` for a file that is not a model,
+    ValueError for one of a data set not in :data:`dataset_names.NAMES`.
     """
     meta, arrays = model_format.read_model(path)
-    script = importlib.import_module(meta['dataset'])
-    args = binary_net.parse_args(script.EXPERIMENT, [])
+    script = dataset_names.script(meta['dataset'])
+    args = run_options.parse_args(script.EXPERIMENT, [])
     for key, value in meta['config'].items():
         if hasattr(args, key):
             setattr(args, key, value)

@@ -1,32 +1,42 @@
-"""The files of a training run, each written atomically.
+"""The files of a training run, each written atomically, and read back.
 
 * :func:`save_model`: the model, in the ``gxnor-model`` format of
   :mod:`model_format` (the file ``gated_xnor.py`` runs);
 * :func:`save_checkpoint` and :func:`load_checkpoint`: everything needed to
   resume (parameters, optimizer and random states, the progress record);
+  :func:`read_progress`: the progress record alone, every byte of the file
+  checked, or why it cannot be read in plain words (:class:`CheckpointError`);
 * :func:`write_results`: ``results.json``, ``results.mat`` (the authors'
   keys) and ``curves.png`` (drawn by :mod:`run_plots`).
 
 Every file is written into memory, then to a temporary file renamed over
 the old one (:func:`atomic_write`): a run stopped at any moment, or a full
-disk, leaves the previous version intact.  :mod:`binary_net` writes the
+disk (:class:`WriteError`), leaves the previous version intact, and the
+next run of the same command removes the temporary files a killed process
+left (:func:`remove_stale_temporaries`).  :mod:`binary_net` writes the
 files of an epoch together (``together=`` then :func:`write_together`): all
-of them or none.
+of them or none.  Which of these files a run may resume from, and what
+happens to its folder, is :mod:`run_folder`'s.
 
 Examples
 --------
->>> import os, tempfile
->>> path = os.path.join(tempfile.mkdtemp(), 'note.txt')
+>>> import tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), 'checkpoint.npz')
 >>> atomic_write(path, lambda out: out.write(b'epoch 1'))
->>> open(path, 'rb').read() == b'epoch 1'
-True
+>>> open(path, 'rb').read() == b'epoch 1', temporary_prefix(path)
+(True, '.tmp-checkpoint.npz.')
 """
-from __future__ import absolute_import, division
+from __future__ import absolute_import, division, print_function
 
+import errno
 import io
 import json
 import os
+import re
+import struct
 import tempfile
+import zipfile
+import zlib
 from collections import OrderedDict
 
 import gxnor_compat  # noqa: F401  (before theano and lasagne)
@@ -35,15 +45,31 @@ import numpy as np
 
 import gxnor_layers
 import model_format
-import run_guard
 
-__all__ = ['atomic_write', 'write_together', 'layer_params', 'save_model', 'save_checkpoint', 'load_checkpoint',
-           'write_results']
+__all__ = ['WriteError', 'CheckpointError', 'DISK_FULL', 'atomic_write', 'write_together',
+           'temporary_prefix', 'remove_stale_temporaries', 'layer_params', 'save_model',
+           'save_checkpoint', 'load_checkpoint', 'read_progress', 'decode_json', 'write_results']
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_BadZip = getattr(zipfile, 'BadZipFile', None) or zipfile.BadZipfile  # Python 2: BadZipfile
+_TEMPORARY = '.tmp-'
+
+
+class WriteError(IOError):
+    """A file of the run could not be written (``errno``, ``strerror``, ``filename``)."""
+
+    @property
+    def disk_full(self):
+        return self.errno in DISK_FULL
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be read; the message says why in plain words."""
 
 
 def atomic_write(path, write, together=None):
     """Call ``write(binary_file)``, then put what it wrote at ``path`` atomically
-    (a temporary file renamed); raises :class:`run_guard.WriteError` when the
+    (a temporary file renamed); raises :class:`WriteError` when the
     file cannot be written.
 
     ``write`` writes into memory first: a write that fails on the disk (full)
@@ -86,7 +112,7 @@ def _stage(path, write):
     try:
         if not os.path.isdir(folder):
             os.makedirs(folder)
-        handle, tmp = tempfile.mkstemp(dir=folder, prefix=run_guard.temporary_prefix(path))
+        handle, tmp = tempfile.mkstemp(dir=folder, prefix=temporary_prefix(path))
         with os.fdopen(handle, 'wb') as out:
             _write_bytes(path, out, buffer.getvalue())
         umask = os.umask(0)
@@ -96,8 +122,8 @@ def _stage(path, write):
     except BaseException as err:
         if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
-        if isinstance(err, EnvironmentError) and not isinstance(err, run_guard.WriteError):
-            raise run_guard.WriteError(err.errno, err.strerror or str(err), path)
+        if isinstance(err, EnvironmentError) and not isinstance(err, WriteError):
+            raise WriteError(err.errno, err.strerror or str(err), path)
         raise
 
 
@@ -109,6 +135,41 @@ def _write_bytes(path, out, data):
 
 def _json_array(obj):
     return np.array(json.dumps(obj, sort_keys=True))
+
+
+def temporary_prefix(path):
+    """Prefix of the temporary files that stand for ``path`` while it is written."""
+    return '%s%s.' % (_TEMPORARY, os.path.basename(path))
+
+
+def remove_stale_temporaries(folder, targets=None):
+    """Remove the temporary files a killed writer left in ``folder``; returns their names.
+
+    With ``targets`` (paths) only those of these files (``temporary_prefix``
+    and the random part of ``tempfile``, 6 to 8 characters; or the layout
+    before 2026-12-05, the random part first), else every temporary file: the
+    caller holds the lock of a folder that only its run writes.
+    """
+    if not os.path.isdir(folder):
+        return []
+    patterns = None
+    if targets is not None:
+        patterns = [re.compile(r'^%s[A-Za-z0-9_]{6,8}$' % re.escape(temporary_prefix(t)))
+                    for t in targets]
+        patterns += [re.compile(r'^%s[a-z0-9_]{8}%s$' % (re.escape(_TEMPORARY),
+                                                         re.escape(os.path.basename(t))))
+                     for t in targets]
+    removed = []
+    for name in sorted(os.listdir(folder)):
+        if not name.startswith(_TEMPORARY):
+            continue
+        if patterns is not None and not any(p.match(name) for p in patterns):
+            continue
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            os.remove(path)
+            removed.append(name)
+    return removed
 
 
 def layer_params(network):
@@ -175,19 +236,19 @@ def save_checkpoint(path, params, state, rng, progress, together=None):
 def load_checkpoint(path, params, state, rng):
     """Restore a checkpoint; returns its progress dict.
 
-    Raises :class:`run_guard.CheckpointError` saying why it cannot be restored
-    (the caller words the advice: :mod:`binary_net` suggests ``--fresh``).
+    Raises :class:`CheckpointError` saying why it cannot be restored
+    (the caller words the advice: :func:`run_folder.restore` suggests ``--fresh``).
     """
     try:
         data = np.load(path, allow_pickle=False)   # a pickle in it could run code
-        progress = run_guard.decode_json(data['__progress__'])
+        progress = decode_json(data['__progress__'])
         for key, var in params.items():
             _restore(var, data['param:' + key], key, path)
         for i, var in enumerate(state):
             _restore(var, data['state:%d' % i], 'optimizer state %d' % i, path)
         _set_rng(rng, data)
     except (IOError, KeyError, ValueError) as err:
-        raise run_guard.CheckpointError(str(err).strip() or type(err).__name__)
+        raise CheckpointError(str(err).strip() or type(err).__name__)
     return progress
 
 
@@ -198,6 +259,55 @@ def _restore(var, value, what, path):
             raise ValueError('%s has shape %s, the network needs %s' % (what, value.shape, shape))
         value = value.reshape(shape)  # Adam's step counter was a scalar before 2026-11-24
     var.set_value(value.astype(var.dtype))
+
+
+def decode_json(array):
+    """The object of a 0-d string array written by ``np.array(json.dumps(...))``,
+    whichever Python wrote it (2.7 writes bytes, 3 text)."""
+    text = np.asarray(array).item()
+    if isinstance(text, bytes) and not isinstance(text, str):
+        text = text.decode('utf-8')
+    return json.loads(text)
+
+
+def read_progress(path):
+    """The ``__progress__`` record of the checkpoint ``path``, after checking every
+    byte of it; raises :class:`CheckpointError` saying what is wrong."""
+    if os.path.isdir(path):
+        raise CheckpointError('it is a folder, not a file')
+    try:
+        with open(path, 'rb') as handle:
+            head = handle.read(4)
+    except (IOError, OSError) as err:
+        raise CheckpointError('it cannot be read (%s)' % (err.strerror or err))
+    if not head:
+        raise CheckpointError('it is empty')
+    if head != b'PK\x03\x04':
+        raise CheckpointError('it is not a checkpoint (not an .npz archive)')
+    try:
+        archive = zipfile.ZipFile(path)
+        try:
+            damaged = archive.testzip()   # reads every member, checks its CRC
+            if damaged is not None:
+                raise CheckpointError('it is damaged (%s fails its checksum)' % damaged)
+            if '__progress__.npy' not in archive.namelist():
+                raise CheckpointError('it is not a checkpoint of these scripts '
+                                      '(no __progress__ record)')
+            record = archive.read('__progress__.npy')
+        finally:
+            archive.close()
+        progress = decode_json(np.load(io.BytesIO(record), allow_pickle=False))
+        if not isinstance(progress, dict) or 'next_epoch' not in progress:
+            raise CheckpointError('it is not a checkpoint of these scripts (its __progress__ '
+                                  'record has no next_epoch)')
+        return progress
+    except CheckpointError:
+        raise
+    except (_BadZip, EOFError):   # e.g. "File is not a zip file": the end is missing
+        raise CheckpointError('it is truncated or damaged')
+    except (zlib.error, IOError, OSError, ValueError, KeyError, TypeError, struct.error) as err:
+        raise CheckpointError('it is truncated or damaged (%s)' % ' '.join(
+            (str(err) or type(err).__name__).split()))
 
 
 def write_results(folder, history, summary, together=None):

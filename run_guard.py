@@ -1,7 +1,8 @@
-"""What keeps a training run whole when the user, the machine or the disk misbehave.
+"""What keeps a training run whole while the user, a scheduler or another process acts on it.
 
-:mod:`binary_net` writes every file of a run atomically (a temporary file,
-then a rename); this module holds what goes around those writes:
+The files of a run are written by :mod:`run_files` and the rules of its
+folder are :mod:`run_folder`'s; this module holds the run's lock and its
+signals:
 
 * :class:`RunLock`: one process per run.  A lock (``flock``) on the file
   ``.lock`` in the run's folder, held while the run trains and released by
@@ -12,55 +13,27 @@ then a rename); this module holds what goes around those writes:
   run to ignore stays ignored.
 * :func:`interrupts_held`: Ctrl-C, SIGTERM or SIGHUP during the writes that
   end an epoch takes effect once they are done, so those files always agree.
-* :func:`remove_stale_temporaries`: the temporary files that a killed
-  process left behind, removed by the next run of the same command.
-* :func:`read_progress`: a checkpoint's progress record, or why it cannot be
-  read, in plain words.
-* :func:`software_versions` and :func:`version_change`: a run's numbers
-  depend on the interpreter, Theano and NumPy, so a run records them and
-  does not cross to others.
-* :class:`WriteError`: a file that could not be written (``disk_full`` when
-  the device or the quota is full).
 
 Examples
 --------
-The temporary files that stand for a checkpoint while it is written, and
-which version changes a run may cross:
+A stop asked by a signal is a KeyboardInterrupt that knows the signal's name:
 
->>> temporary_prefix(os.path.join('results', 'mnist', 'checkpoint.npz'))
-'.tmp-checkpoint.npz.'
->>> saved = dict(python='3.11.7', theano='1.0.5', numpy='1.23.5')
->>> version_change(saved, dict(saved, python='3.11.9'))
-''
->>> version_change(saved, dict(python='2.7.18', theano='1.0.5', numpy='1.16.6'))
-'Python 3.11.7 -> 2.7.18, NumPy 1.23.5 -> 1.16.6'
+>>> stop = Interrupted('SIGTERM')
+>>> isinstance(stop, KeyboardInterrupt), stop.signal_name
+(True, 'SIGTERM')
 """
 from __future__ import absolute_import, division, print_function
 
 import contextlib
 import errno
 import fcntl
-import io
-import json
 import os
-import re
 import signal
-import struct
-import sys
-import zipfile
-import zlib
 
-import numpy as np
-
-__all__ = ['Interrupted', 'RunInProgress', 'CheckpointError', 'WriteError', 'RunLock',
-           'LOCK_NAME', 'stop_on_signals', 'interrupts_held', 'temporary_prefix',
-           'remove_stale_temporaries', 'make_folders', 'remove_folders', 'read_progress',
-           'decode_json', 'software_versions', 'version_change']
+__all__ = ['Interrupted', 'RunInProgress', 'RunLock', 'LOCK_NAME', 'STOP_SIGNALS',
+           'stop_on_signals', 'interrupts_held']
 
 LOCK_NAME = '.lock'
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-_BadZip = getattr(zipfile, 'BadZipFile', None) or zipfile.BadZipfile  # Python 2: BadZipfile
-_TEMPORARY = '.tmp-'
 
 
 class Interrupted(KeyboardInterrupt):
@@ -73,18 +46,6 @@ class Interrupted(KeyboardInterrupt):
 
 class RunInProgress(Exception):
     """Another process holds the run's lock."""
-
-
-class CheckpointError(Exception):
-    """A checkpoint that cannot be read; the message says why in plain words."""
-
-
-class WriteError(IOError):
-    """A file of the run could not be written (``errno``, ``strerror``, ``filename``)."""
-
-    @property
-    def disk_full(self):
-        return self.errno in DISK_FULL
 
 
 # ---------------------------------------------------------------- one process per run
@@ -219,142 +180,3 @@ def interrupts_held():
             handler(received[0], None)
         elif handler == signal.SIG_DFL:
             os.kill(os.getpid(), received[0])
-
-
-# ---------------------------------------------------------------- files
-
-def temporary_prefix(path):
-    """Prefix of the temporary files that stand for ``path`` while it is written."""
-    return '%s%s.' % (_TEMPORARY, os.path.basename(path))
-
-
-def remove_stale_temporaries(folder, targets=None):
-    """Remove the temporary files a killed writer left in ``folder``; returns their names.
-
-    With ``targets`` (paths) only those of these files (``temporary_prefix``
-    and the random part of ``tempfile``, 6 to 8 characters; or the layout
-    before 2026-12-05, the random part first), else every temporary file: the
-    caller holds the lock of a folder that only its run writes.
-    """
-    if not os.path.isdir(folder):
-        return []
-    patterns = None
-    if targets is not None:
-        patterns = [re.compile(r'^%s[A-Za-z0-9_]{6,8}$' % re.escape(temporary_prefix(t)))
-                    for t in targets]
-        patterns += [re.compile(r'^%s[a-z0-9_]{8}%s$' % (re.escape(_TEMPORARY),
-                                                         re.escape(os.path.basename(t))))
-                     for t in targets]
-    removed = []
-    for name in sorted(os.listdir(folder)):
-        if not name.startswith(_TEMPORARY):
-            continue
-        if patterns is not None and not any(p.match(name) for p in patterns):
-            continue
-        path = os.path.join(folder, name)
-        if os.path.isfile(path):
-            os.remove(path)
-            removed.append(name)
-    return removed
-
-
-def make_folders(path):
-    """``os.makedirs`` that returns the folders it created, outermost first."""
-    missing = []
-    path = os.path.abspath(path)
-    while not os.path.isdir(path):
-        missing.append(path)
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    for folder in reversed(missing):
-        os.mkdir(folder)
-    return list(reversed(missing))
-
-
-def remove_folders(folders, names=()):
-    """Remove ``names`` inside ``folders`` and the folders themselves, innermost first,
-    where nothing else is in them."""
-    for folder in reversed(folders):
-        for name in names:
-            if os.path.isfile(os.path.join(folder, name)):
-                os.remove(os.path.join(folder, name))
-        try:
-            os.rmdir(folder)
-        except OSError:   # something else is there: keep it
-            pass
-
-
-# ---------------------------------------------------------------- checkpoints
-
-def decode_json(array):
-    """The object of a 0-d string array written by ``np.array(json.dumps(...))``,
-    whichever Python wrote it (2.7 writes bytes, 3 text)."""
-    text = np.asarray(array).item()
-    if isinstance(text, bytes) and not isinstance(text, str):
-        text = text.decode('utf-8')
-    return json.loads(text)
-
-
-def read_progress(path):
-    """The ``__progress__`` record of the checkpoint ``path``, after checking every
-    byte of it; raises :class:`CheckpointError` saying what is wrong."""
-    if os.path.isdir(path):
-        raise CheckpointError('it is a folder, not a file')
-    try:
-        with open(path, 'rb') as handle:
-            head = handle.read(4)
-    except (IOError, OSError) as err:
-        raise CheckpointError('it cannot be read (%s)' % (err.strerror or err))
-    if not head:
-        raise CheckpointError('it is empty')
-    if head != b'PK\x03\x04':
-        raise CheckpointError('it is not a checkpoint (not an .npz archive)')
-    try:
-        archive = zipfile.ZipFile(path)
-        try:
-            damaged = archive.testzip()   # reads every member, checks its CRC
-            if damaged is not None:
-                raise CheckpointError('it is damaged (%s fails its checksum)' % damaged)
-            if '__progress__.npy' not in archive.namelist():
-                raise CheckpointError('it is not a checkpoint of these scripts '
-                                      '(no __progress__ record)')
-            record = archive.read('__progress__.npy')
-        finally:
-            archive.close()
-        progress = decode_json(np.load(io.BytesIO(record), allow_pickle=False))
-        if not isinstance(progress, dict) or 'next_epoch' not in progress:
-            raise CheckpointError('it is not a checkpoint of these scripts (its __progress__ '
-                                  'record has no next_epoch)')
-        return progress
-    except CheckpointError:
-        raise
-    except (_BadZip, EOFError):   # e.g. "File is not a zip file": the end is missing
-        raise CheckpointError('it is truncated or damaged')
-    except (zlib.error, IOError, OSError, ValueError, KeyError, TypeError, struct.error) as err:
-        raise CheckpointError('it is truncated or damaged (%s)' % ' '.join(
-            (str(err) or type(err).__name__).split()))
-
-
-def software_versions():
-    """The interpreter, Theano and NumPy versions, which a run's numbers depend on."""
-    import gxnor_compat  # noqa: F401  (before theano)
-    import theano
-    return dict(python='%d.%d.%d' % tuple(sys.version_info[:3]), theano=theano.__version__,
-                numpy=np.__version__)
-
-
-_NAMES = (('python', 'Python'), ('theano', 'Theano'), ('numpy', 'NumPy'))
-
-
-def version_change(saved, current):
-    """'' where a run recorded with ``saved`` versions may go on under ``current``
-    ones (Python alike up to the minor version, Theano and NumPy alike), else
-    what differs, e.g. 'Python 3.11.7 -> 2.7.18, NumPy 1.23.5 -> 1.16.6'."""
-    def key(name, version):
-        return '.'.join(str(version).split('.')[:2]) if name == 'python' else str(version)
-    changes = ['%s %s -> %s' % (label, saved.get(name), current.get(name))
-               for name, label in _NAMES
-               if key(name, saved.get(name)) != key(name, current.get(name))]
-    return ', '.join(changes)

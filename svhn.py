@@ -39,8 +39,8 @@ def add_arguments(parser):
 
 EXPERIMENT = binary_net.Experiment(
     'svhn', load_data, build_network, description=__doc__,
-    defaults=dict(batch_size=50, epochs=200, lr_start=0.001, lr_end=1e-6))
-EXPERIMENT.add_arguments = add_arguments
+    defaults=dict(batch_size=50, epochs=200, lr_start=0.001, lr_end=1e-6),
+    add_arguments=add_arguments)
 
 
 def main(argv=None, num_epochs=None, **overrides):

@@ -23,6 +23,7 @@ import tempfile
 
 import numpy as np
 
+import dataset_names
 import model_format
 from gxnor_engine.activations import RecordStage
 from gxnor_engine.builder import SUPPORTED_METHODS, build
@@ -37,9 +38,9 @@ MODEL_VERSION = model_format.MODEL_VERSION
 INPUT_SCALING = 'x*2/255-1'
 # Most images run through the stages at once (see GXNORModel.forward).
 PASS_IMAGES = 256
-# Classes of the data sets the harness trains on (datasets.py), for files that
-# do not state their own ``classes``.
-DATASET_CLASSES = dict(mnist=10, cifar10=10, svhn=10)
+# Classes of the data sets the harness trains on, for files that do not state
+# their own ``classes``.
+DATASET_CLASSES = dataset_names.CLASSES
 
 
 def _check_meta(meta, path):

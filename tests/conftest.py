@@ -1,5 +1,5 @@
 """Shared fixtures: the repository on sys.path, the real MNIST and CIFAR-10 folders,
-published models, each kernel path of the compiled kernels."""
+published models, each kernel path of the compiled kernels, a tiny experiment on MNIST."""
 import glob
 import os
 import sys
@@ -99,3 +99,13 @@ def subset_experiment(name, data, build_network, tmp_path, sizes):
     common += ['--results-dir', str(tmp_path / 'results'),
                '--weights-dir', str(tmp_path / 'weights')]
     return experiment, common
+
+
+@pytest.fixture
+def tiny(mnist_data, tmp_path):
+    """(experiment, common flags, tmp_path): tests/tiny_mnist.py's network on 300 / 200 / 200
+    real MNIST images, writing under ``tmp_path`` (runs of the harness in this process)."""
+    import tiny_mnist
+    experiment, common = subset_experiment('tiny', mnist_data, tiny_mnist.build_network, tmp_path,
+                                           (300, 200, 200))
+    return experiment, common, tmp_path

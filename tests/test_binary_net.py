@@ -19,18 +19,13 @@ import theano.tensor as T
 from theano.sandbox.rng_mrg import MRG_RandomStreams
 
 import binary_net
-from conftest import ROOT, subset_experiment
+from conftest import ROOT
 import discrete_ops
 import gxnor_layers
+import run_exits
 import run_files
+import run_options
 import tiny_mnist
-
-
-@pytest.fixture
-def tiny(mnist_data, tmp_path):
-    experiment, common = subset_experiment('tiny', mnist_data, tiny_mnist.build_network, tmp_path,
-                                           (300, 200, 200))
-    return experiment, common, tmp_path
 
 
 def checkpoint_arrays(tmp_path, run):
@@ -51,7 +46,7 @@ def test_learning_rate_schedule():
 
 
 def test_snap_epoch_puts_weights_on_grid_and_keeps_other_parameters(mnist_data):
-    args = binary_net.parse_args(binary_net.Experiment(
+    args = run_options.parse_args(binary_net.Experiment(
         't', None, None, dict(batch_size=10, epochs=1, lr_start=0.1, lr_end=0.1)), [])
     input_var = T.tensor4()
     net = tiny_mnist.build_network(input_var, args)
@@ -132,7 +127,7 @@ def test_compile_functions_for_takes_the_update_rule_and_beta1_from_the_flags():
     lr = np.asarray(0.1, dtype=theano.config.floatX)
     moments = {}
     for flags in (['--update', 'sgd'], [], ['--beta1', '0.5']):
-        args = binary_net.parse_args(mnist.EXPERIMENT, flags)
+        args = run_options.parse_args(mnist.EXPERIMENT, flags)
         input_var = T.matrix()
         lasagne.random.set_rng(np.random.RandomState(1))
         net = gxnor_layers.DiscreteDenseLayer(lasagne.layers.InputLayer((None, 20), input_var),
@@ -146,31 +141,6 @@ def test_compile_functions_for_takes_the_update_rule_and_beta1_from_the_flags():
     for m9, m5 in zip(moments['adam', 0.9], moments['adam', 0.5]):
         assert np.abs(m9).max() > 0
         assert np.allclose(m5, 5 * m9, rtol=1e-5, atol=1e-7)
-
-
-def test_a_flag_added_later_keeps_earlier_runs_names_so_they_resume():
-    """--beta1 came after the committed runs: at its default every committed run's
-    config and name (which the same command resumes under) are what they were; another
-    value is another run, with beta1 in its config."""
-    import glob
-    import cifar10
-    import mnist
-    paths = sorted(glob.glob(os.path.join(ROOT, 'weights', '*.results.json')))
-    assert len(paths) >= 2
-    for path in paths:
-        with open(path) as f:
-            saved = json.load(f)
-        experiment = cifar10.EXPERIMENT if saved['run'].startswith('cifar10') else \
-            mnist.EXPERIMENT
-        args = binary_net.parse_args(experiment, [])
-        vars(args).update(saved['config'])
-        assert args.beta1 == 0.9
-        assert json.dumps(binary_net.run_config(args), sort_keys=True) == \
-            json.dumps(saved['config'], sort_keys=True)
-        assert binary_net.default_run_name(experiment.name, args) == saved['run']
-        args.beta1 = 0.99
-        assert binary_net.run_config(args)['beta1'] == 0.99
-        assert binary_net.default_run_name(experiment.name, args) != saved['run']
 
 
 def test_int8_momentum_packed_in_the_weight_byte_trains_as_with_a_separate_momentum():
@@ -297,88 +267,6 @@ def test_resume_under_another_thread_count_says_the_numbers_will_differ(tiny, ca
                    '(OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set the counts)']
 
 
-def test_a_folder_left_holding_only_its_lock_is_reused_and_said_so(tiny, capsys):
-    """A run killed (SIGKILL) before its first epoch leaves results/<run>/.lock alone."""
-    experiment, common, tmp_path = tiny
-    folder = tmp_path / 'results' / 'early'
-    folder.mkdir(parents=True)
-    (folder / '.lock').write_bytes(b'')
-    summary = binary_net.main(experiment, common + ['--run-name', 'early'], num_epochs=1)
-    assert summary['epochs_done'] == 1
-    assert 'Reusing %s: a run stopped before its first epoch' % folder in capsys.readouterr().out
-    assert (folder / 'checkpoint.npz').exists()
-
-
-def test_resume_refuses_other_hyperparameters_and_fresh_sets_aside(tiny, capsys):
-    experiment, common, tmp_path = tiny
-    binary_net.main(experiment, common + ['--run-name', 'r', '--epochs', '1'])
-    with pytest.raises(SystemExit) as stop:
-        binary_net.main(experiment, common + ['--run-name', 'r', '--epochs', '1',
-                                              '--lr-start', '0.5'])
-    assert stop.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and 'lr_start 0.03 -> 0.5' in err
-    assert 'pass another --run-name' in err   # the user named this run already
-    binary_net.main(experiment, common + ['--run-name', 'r', '--epochs', '1', '--fresh'])
-    names = os.listdir(str(tmp_path / 'results'))
-    assert 'r' in names and any(n.startswith('r.old-') for n in names)
-
-
-def test_resume_check_compares_as_saved_so_tuples_match_their_json_lists():
-    # cifar10.py --widths is a tuple; the checkpoint gives it back as a JSON list.
-    current = {'widths': (32, 64, 128, 256), 'method': 'gxnor', 'lr_start': 0.01}
-    saved = json.loads(json.dumps(current))
-    binary_net._check_resumable(saved, current, 'c.npz')          # the same run: resumes
-    with pytest.raises(binary_net.UsageError) as err:
-        binary_net._check_resumable(saved, dict(current, widths=(32, 64, 128, 512)), 'c.npz')
-    assert 'widths [32, 64, 128, 256] -> [32, 64, 128, 512]' in str(err.value)
-
-
-@pytest.mark.parametrize('flags, message', [
-    (['--N', '-1'], '--N must be in 0..16'),
-    (['--N', '64'], '--N must be in 0..16'),
-    (['--act-N', '40'], '--act-N must be in 0..8'),
-    (['--H', '1e308'], '--H must be in (0, 1e+06]'),
-    (['--seed', '-1'], '--seed must be in 0..4294967295'),
-    (['--seed', '4294967296'], '--seed must be in 0..4294967295'),
-    # A value that starts with '-' is the value, not a flag (argparse would say
-    # 'expected one argument').
-    (['--lr-end', '-inf'], '--lr-end must be a finite number, got -inf'),
-    (['--lr-end', '-0.5'], 'learning rates must be > 0'),
-    (['--run-name', '../escape'], "--run-name must be a plain folder name"),
-    (['--run-name', '..'], "--run-name must be a plain folder name"),
-    (['--r', '0'], '--r must be > 0'),
-    (['--a', '-0.5'], '--a must be > 0'),
-    (['--batch-size', '301'], 'larger than the training set'),
-    (['--window', 'gauss'], 'invalid choice'),
-    (['--epochs', 'ten'], 'invalid int value'),
-    # Every float must be finite: inf passes "> 0" and would train until NaN or freeze layers.
-    (['--lr-start', 'inf'], '--lr-start must be a finite number, got inf'),
-    (['--a', 'inf'], '--a must be a finite number, got inf'),
-    (['--m', 'nan'], '--m must be a finite number, got nan'),
-    (['--bn-epsilon=-inf'], '--bn-epsilon must be a finite number, got -inf'),
-    (['--beta1', '1'], '--beta1 must be in [0, 1)'),
-])
-def test_bad_input_gives_one_line_and_exit_2(tiny, capsys, flags, message):
-    experiment, common, _ = tiny
-    with pytest.raises(SystemExit) as stop:
-        binary_net.main(experiment, common + flags)
-    assert stop.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and message in err
-
-
-def test_missing_data_gives_one_line_and_exit_2(tmp_path, capsys):
-    import mnist
-    with pytest.raises(SystemExit) as stop:
-        mnist.main(['--data-dir', str(tmp_path / 'nothing'), '--results-dir',
-                    str(tmp_path)], num_epochs=1)
-    assert stop.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and 'nothing' in err
-    assert '--download' in err and not (tmp_path / 'nothing').exists()  # no folder, no download
-
-
 def test_nan_loss_stops_with_epoch_and_keeps_checkpoint(tiny, capsys):
     experiment, common, tmp_path = tiny
     original = binary_net.train_epoch
@@ -410,17 +298,6 @@ def test_grid_invariant_after_training(tiny):
     grid = discrete_ops.weight_grid(0.5, 2)
     for key in ('conv1.W', 'fc2.W'):
         assert np.isin(model[key], grid).all()
-
-
-def test_existing_model_without_checkpoint_is_set_aside_not_overwritten(tiny):
-    experiment, common, tmp_path = tiny
-    (tmp_path / 'weights').mkdir()
-    (tmp_path / 'weights' / 'kept.npz').write_bytes(b'earlier model')
-    binary_net.main(experiment, common + ['--run-name', 'kept', '--epochs', '1'])
-    old = [n for n in os.listdir(str(tmp_path / 'weights')) if n.startswith('kept.npz.old-')]
-    assert len(old) == 1
-    assert (tmp_path / 'weights' / old[0]).read_bytes() == b'earlier model'
-    assert 'gxnor-model' in str(np.load(str(tmp_path / 'weights' / 'kept.npz'))['__meta__'])
 
 
 # ---------------------------------------------------------------- living with long runs
@@ -474,75 +351,7 @@ def test_a_run_prints_progress_lines_in_a_log_with_speed_and_time_left(mnist_dir
     assert ', run left ' in out.split('Epoch 0 of 1 took')[1]
 
 
-def test_help_shows_every_default():
-    import mnist
-    parser = binary_net.build_parser(mnist.EXPERIMENT)
-    text = parser.format_help()
-    text = text[text.index('\n  -h, --help'):]  # the option list, after the usage lines
-    for action in parser._actions:
-        if action.dest == 'help' or action.const in ('gxnor', 'fp') or \
-                action.option_strings[-1] == '--no-augment':
-            continue
-        option = action.option_strings[-1]
-        block = ' '.join(text.split('\n  ' + option, 1)[1].split('\n  --')[0].split())
-        assert '(default: ' in block, option
-    # Aliases of --method and the off switch of --augment: no default of their own.
-    for alias, says in (('--discrete ', 'same as --method'), ('--no-discrete ', 'same as --method'),
-                        ('--no-augment ', 'turns --augment off')):
-        block = text.split('\n  ' + alias, 1)[1].split('\n  --')[0]
-        assert says in block and 'default' not in block
-
-
 # ---------------------------------------------------------------- faults and bad input
-
-def test_folder_that_cannot_hold_the_run_is_refused_before_compiling(tiny, capsys):
-    experiment, common, tmp_path = tiny
-    sizes = common[:6]
-    (tmp_path / 'afile').write_bytes(b'')
-    before = sorted(os.listdir(str(tmp_path)))
-    for flags, flag in ((['--results-dir', str(tmp_path / 'afile')], '--results-dir'),
-                        (['--results-dir', str(tmp_path / 'results'), '--weights-dir',
-                          str(tmp_path / 'afile' / 'models')], '--weights-dir')):
-        with pytest.raises(SystemExit) as stop:
-            binary_net.main(experiment, sizes + flags)
-        assert stop.value.code == 2
-        out, err = capsys.readouterr()
-        assert 'Building the network' not in out
-        lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith('tiny: error: %s ' % flag), err
-        assert '%s is a file, not a folder' % (tmp_path / 'afile') in lines[0]
-        assert sorted(os.listdir(str(tmp_path))) == before   # nothing created, nothing left
-
-
-def test_checkpoint_that_cannot_be_resumed_is_one_line_before_compiling(tiny, capsys):
-    experiment, common, tmp_path = tiny
-    flags = common + ['--run-name', 'damaged']
-    folder = tmp_path / 'results' / 'damaged'
-    folder.mkdir(parents=True)
-    path = folder / 'checkpoint.npz'
-    progress = dict(next_epoch=1, history=[], versions=dict(python='3.99.0', theano='9.9',
-                                                            numpy='9.9'),
-                    config=binary_net.run_config(binary_net.parse_args(experiment, flags)))
-    np.savez(str(path), **{'param:x': np.zeros(3000, np.float32),
-                           '__progress__': np.array(json.dumps(progress))})
-    other_versions = path.read_bytes()
-    python = '%d.%d.%d' % sys.version_info[:3]
-    for data, reason in ((other_versions[:len(other_versions) // 2], 'it is truncated or damaged'),
-                         (b'\x00' * 5000, 'it is not a checkpoint (not an .npz archive)'),
-                         (other_versions, 'it was written under other versions (Python 3.99.0 -> '
-                          '%s, Theano 9.9 -> %s' % (python, theano.__version__))):
-        path.write_bytes(data)
-        with pytest.raises(SystemExit) as stop:
-            binary_net.main(experiment, flags)
-        assert stop.value.code == 2
-        out, err = capsys.readouterr()
-        lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith(
-            'tiny: error: cannot resume from %s: %s' % (path, reason)), err
-        assert ('pass another --run-name' if 'versions' in reason else 'pass --fresh') in lines[0]
-        assert 'Building the network' not in out and path.read_bytes() == data
-    assert sorted(os.listdir(str(folder))) == ['.lock', 'checkpoint.npz']
-
 
 def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypatch):
     experiment, common, tmp_path = tiny
@@ -577,12 +386,12 @@ def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypat
         'all 10000 are used',
         'tiny: error: no space left on the device while writing %s; epochs up to 0 are safe in '
         '%s; once space is freed the same command resumes after epoch 0: %s'
-        % (checkpoint, checkpoint, binary_net.resume_command(common + [
+        % (checkpoint, checkpoint, run_exits.resume_command(common + [
             '--run-name', 'full', '--test-size', '20000']))]
     # Every file of the run still describes epoch 0: none of epoch 1's was renamed.
     assert sorted(os.listdir(os.path.dirname(checkpoint))) == [
         '.lock', 'checkpoint.npz', 'results.json', 'results.mat']
-    assert run_guard_progress(checkpoint)['next_epoch'] == 1
+    assert run_files.read_progress(checkpoint)['next_epoch'] == 1
     with open(str(tmp_path / 'results' / 'full' / 'results.json')) as handle:
         assert [h['epoch'] for h in json.load(handle)['history']] == [0]
     model = np.load(str(tmp_path / 'weights' / 'full.npz'))
@@ -630,48 +439,9 @@ def test_full_disk_is_one_line_and_the_next_run_cleans_up(tiny, capfd, monkeypat
                 if n.startswith('.tmp-')]
 
 
-def run_guard_progress(checkpoint):
-    import run_guard
-    return run_guard.read_progress(checkpoint)
-
-
-def test_resume_command_names_the_interpreter_as_typed_here(tmp_path, monkeypatch):
-    (tmp_path / 'env' / 'bin').mkdir(parents=True)
-    (tmp_path / 'elsewhere').mkdir()
-    python = str(tmp_path / 'env' / 'bin' / 'python')
-    monkeypatch.setattr(sys, 'executable', python)
-    monkeypatch.setattr(sys, 'argv', ['mnist.py', '--epochs', '3'])
-    for folder, expected in (('', 'env/bin/python mnist.py --epochs 3'),
-                             ('env/bin', './python mnist.py --epochs 3'),
-                             ('elsewhere', python + ' mnist.py --epochs 3')):
-        monkeypatch.chdir(str(tmp_path / folder))
-        assert binary_net.resume_command() == expected
-    assert binary_net.resume_command(['--a', 'b c']).endswith("mnist.py --a 'b c'")
-
-
-@pytest.mark.parametrize('flags, notes', [
-    (['--method', 'bnn', '--no-discrete'],
-     ['--method bnn and --no-discrete contradict each other; the last one wins: method = fp']),
-    (['--augment', '--no-augment'],
-     ['--augment and --no-augment contradict each other; the last one wins: augment = False']),
-    (['--method', 'fp', '--update', 'sgd'],
-     ["--update has no effect with --method fp: only GXNOR-Net's discrete weights move by "
-      'DST; every other method trains its weights with Adam']),
-    (['--stochastic'], ['--stochastic has no effect with --method gxnor: only BinaryConnect '
-                        'and BNN binarize at random']),
-    (['--discrete', '--method', 'gxnor', '--update', 'sgd', '--epochs', '3', '--epochs', '3'],
-     []),
-])
-def test_contradictory_flags_give_a_warning_each(flags, notes):
-    import mnist
-    found = []
-    binary_net.parse_args(mnist.EXPERIMENT, flags, found)
-    assert found == notes
-
-
 def test_sigterm_and_sighup_stop_as_ctrl_c_does_and_a_second_copy_is_refused(mnist_dir, tmp_path):
     import fcntl
-    from binary_net import shell_quote
+    from run_exits import shell_quote
     command = tiny_command(mnist_dir, tmp_path)
     command[command.index('--epochs') + 1] = '30'   # runs until stopped
     log = open(str(tmp_path / 'log.txt'), 'w+')
@@ -733,7 +503,7 @@ def test_full_disk_on_a_small_filesystem(mnist_dir, tmp_path):
         usable = False
     if not usable:
         pytest.skip('this machine lets no process mount a filesystem of its own')
-    from binary_net import shell_quote
+    from run_exits import shell_quote
     (tmp_path / 'small').mkdir()
     command = [sys.executable, os.path.join(ROOT, 'mnist.py'), '--data-dir', mnist_dir,
                '--train-size', '300', '--val-size', '100', '--test-size', '100',
@@ -750,3 +520,37 @@ def test_full_disk_on_a_small_filesystem(mnist_dir, tmp_path):
         'mnist: error: no space left on the device while writing small/r/'), err
     assert 'checkpoint.npz; epochs up to 0 are safe in small/r/' in lines[0]
     assert out.decode('utf-8').strip().splitlines()[-1] == 'exit 4'   # and no .tmp-* found
+
+
+# ---------------------------------------------------------------- the harness's modules
+
+HARNESS = ('binary_net', 'run_options', 'run_exits', 'run_files', 'run_folder', 'run_guard',
+           'machine', 'network_blocks', 'weight_stats', 'dataset_names')
+
+
+def project_imports(name):
+    """The project's top-level modules that module ``name`` imports, anywhere in its code."""
+    import ast
+    with open(os.path.join(ROOT, name + '.py')) as handle:
+        tree = ast.parse(handle.read())
+    names = set(alias.name.split('.')[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names)
+    names |= set(node.module.split('.')[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module)
+    return sorted(n for n in names if os.path.exists(os.path.join(ROOT, n + '.py')))
+
+
+def test_the_harness_modules_import_each_other_without_a_circle():
+    """binary_net stands above the modules it was split into; none of them imports it, and
+    each can be read with only what is below it in mind."""
+    imports = dict((name, [n for n in project_imports(name) if n in HARNESS])
+                   for name in HARNESS)
+    assert not [name for name in HARNESS if 'binary_net' in imports[name]]
+    order, placed = [], set()
+    while len(order) < len(HARNESS):   # peel off the modules whose imports are all placed
+        ready = [name for name in HARNESS if name not in placed and set(imports[name]) <= placed]
+        assert ready, 'a circle among %s' % sorted(set(HARNESS) - placed)
+        order += sorted(ready)
+        placed |= set(ready)
+    assert order[-1] == 'binary_net'
+    assert project_imports('dataset_names') == [] and project_imports('run_guard') == []

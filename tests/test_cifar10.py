@@ -129,10 +129,10 @@ def test_widths_set_the_networks_layers():
     the default is the paper's network."""
     import lasagne
     import theano.tensor as T
-    import binary_net
+    import run_options
 
     def layer_widths(argv):
-        args = binary_net.parse_args(cifar10.EXPERIMENT, argv + ['--epochs', '1'])
+        args = run_options.parse_args(cifar10.EXPERIMENT, argv + ['--epochs', '1'])
         net = cifar10.build_network(T.tensor4('x'), args)
         return [layer.W.get_value().shape[0] if layer.W.ndim == 4 else layer.W.get_value().shape[1]
                 for layer in lasagne.layers.get_all_layers(net) if hasattr(layer, 'W')]

@@ -12,7 +12,7 @@ Read from the Markdown files:
 
 Commands: ``python X.py`` (also ``.venv*/bin/python X.py``, or ``X.py ...`` alone): X.py is in
 the tree and each ``--flag`` is one of its parser's.  ``mnist.py``, ``cifar10.py`` and
-``svhn.py`` are checked against the parser ``binary_net.build_parser`` builds for them (built,
+``svhn.py`` are checked against the parser ``run_options.build_parser`` builds for them (built,
 not run); other scripts against the ``add_argument`` strings of the script and of the
 repository modules it hands its parser to (or whose ``main`` it runs).  ``make T VAR=value``:
 T is a Makefile target, VAR a Makefile variable, and the ``--flags`` in VAR's value belong to
@@ -40,7 +40,7 @@ README_LIMIT = 16000
 RUNTIME_PREFIXES = ('results/', 'data/', '.venv')
 # The files of a run folder, named alone in the text.
 RUNTIME_NAMES = frozenset(['results.json', 'results.mat', 'checkpoint.npz', 'curves.png'])
-# Scripts whose parser is built from binary_net.build_parser(module.EXPERIMENT).
+# Scripts whose parser is built from run_options.build_parser(module.EXPERIMENT).
 DATASET_SCRIPTS = ('mnist.py', 'cifar10.py', 'svhn.py')
 PATH_EXTENSIONS = ('.py', '.c', '.sh', '.json', '.log', '.txt', '.png', '.npz', '.md', '.mat',
                    '.csv', '.ini', '.gz', '.cfg', '.toml', '.yml')
@@ -286,9 +286,9 @@ def script_flags(script):
             if ROOT not in sys.path:
                 sys.path.insert(0, ROOT)
             import importlib
-            import binary_net
+            import run_options
             module = importlib.import_module(script[:-3])
-            parser = binary_net.build_parser(module.EXPERIMENT)
+            parser = run_options.build_parser(module.EXPERIMENT)
             _FLAGS[script] = set(parser._option_string_actions)
         else:
             _FLAGS[script] = source_flags(os.path.join(ROOT, script)) | set(['-h', '--help'])

@@ -85,8 +85,8 @@ def trained(tmpdir_factory):
     experiment = binary_net.Experiment(
         'cifar10', lambda args: data, cifar10.build_network,
         defaults=dict(cifar10.EXPERIMENT.defaults, batch_size=50, epochs=1, lr_start=0.01,
-                      lr_end=0.01, augment=False))
-    experiment.add_arguments = cifar10.add_arguments
+                      lr_end=0.01, augment=False),
+        add_arguments=cifar10.add_arguments)
     summary = binary_net.main(experiment, [
         '--widths', WIDTHS, '--train-size', str(TRAIN), '--val-size', str(VALID),
         '--test-size', str(VALID), '--results-dir', str(base.join('results')),

@@ -1,12 +1,12 @@
 """The gated-XNOR engine runs the compared methods that are binary or ternary on
 both sides (BNN, XNOR-Net, TBN, GXNOR with N = 0 / act-N = 0) as Theano does.
 
-Each model is built by the harness (``binary_net.conv_block`` /
+Each model is built by the harness (``network_blocks.conv_block`` /
 ``dense_block`` with ``--method``), given random weights, biases and
 batch-norm scales (gamma of both signs), its batch-norm statistics set from
 one training-mode pass over the test images (``--bn-alpha 1``: the running
 averages become that batch's statistics) and then perturbed, and saved by
-``binary_net.save_model`` exactly as training saves it.  The engine, on the
+``run_files.save_model`` exactly as training saves it.  The engine, on the
 compiled and on the NumPy kernels, must give the same predicted classes as
 Theano's deterministic pass and the same scores within a float tolerance;
 both kernels must agree exactly.
@@ -31,9 +31,12 @@ import theano
 import theano.tensor as T
 
 import binary_net
+import network_blocks
 import datasets
 import gated_xnor
 import gxnor_layers
+import run_files
+import run_options
 from gxnor_engine import kernels as engine_kernels
 
 SCORE_TOLERANCE = 1e-5          # of max |score|; see the module doc
@@ -55,15 +58,15 @@ def build_network(input_var, args):
     """12x12 input, 6C3-MP2-8C3(pad 1)-MP2-16FC-10: first layer, pooled hidden
     convolution with padding, dense after conv, dense after dense."""
     net = lasagne.layers.InputLayer((None, 1, 12, 12), input_var)
-    net = binary_net.conv_block(net, args, 'conv1', 6, 3, pool=True)
-    net = binary_net.conv_block(net, args, 'conv2', 8, 3, pad=1, pool=True)
-    net = binary_net.dense_block(net, args, 'fc3', 16)
-    return binary_net.dense_block(net, args, 'fc4', 10, activation=False)
+    net = network_blocks.conv_block(net, args, 'conv1', 6, 3, pool=True)
+    net = network_blocks.conv_block(net, args, 'conv2', 8, 3, pad=1, pool=True)
+    net = network_blocks.dense_block(net, args, 'fc3', 16)
+    return network_blocks.dense_block(net, args, 'fc4', 10, activation=False)
 
 
 def random_parameters(network, args, rng):
     """Weights (on the grid for gxnor, hidden floats otherwise), biases, gamma, beta."""
-    for key, param in binary_net.layer_params(network).items():
+    for key, param in run_files.layer_params(network).items():
         shape = param.get_value().shape
         kind = key.split('.')[-1]
         if kind == 'W':
@@ -98,15 +101,15 @@ def calibrate_batch_norm(network, input_var, x, rng):
 
 def harness_model(flags, path, X, seed):
     """Build, fill and save a model of ``flags``; return its Theano scores on X."""
-    args = binary_net.parse_args(FLAGS_ONLY, flags + ['--bn-alpha', '1'])
+    args = run_options.parse_args(FLAGS_ONLY, flags + ['--bn-alpha', '1'])
     input_var = T.tensor4()
     network = build_network(input_var, args)
     rng = np.random.RandomState(seed)
     random_parameters(network, args, rng)
     x = datasets.to_float(X)
     calibrate_batch_norm(network, input_var, x, rng)
-    binary_net.save_model(path, network, dict(dataset='mnist', input_shape=[1, 12, 12],
-                                              method=args.method))
+    run_files.save_model(path, network, dict(dataset='mnist', input_shape=[1, 12, 12],
+                                             method=args.method))
     scores = lasagne.layers.get_output(network, deterministic=True)
     return theano.function([input_var], scores)(x)
 
@@ -159,11 +162,11 @@ def test_engine_equals_theano(flags, tmp_path):
     (['--method', 'gxnor', '--act-N', '2', '--weight-storage', 'int8'], 'act_N=2'),
 ])
 def test_unsupported_methods_raise_model_error(flags, message, tmp_path):
-    args = binary_net.parse_args(FLAGS_ONLY, flags)
+    args = run_options.parse_args(FLAGS_ONLY, flags)
     network = build_network(T.tensor4(), args)
     path = str(tmp_path / 'model.npz')
-    binary_net.save_model(path, network, dict(dataset='mnist', input_shape=[1, 12, 12],
-                                              method=args.method))
+    run_files.save_model(path, network, dict(dataset='mnist', input_shape=[1, 12, 12],
+                                             method=args.method))
     with pytest.raises(gated_xnor.ModelError) as refused:
         gated_xnor.load_model(path)
     text = str(refused.value)

@@ -20,17 +20,20 @@ import theano
 import theano.tensor as T
 
 import binary_net
+import network_blocks
 import datasets
 import gated_xnor
+import run_files
+import run_options
 from conftest import ROOT, committed_models
 
 
 def build_small_network(input_var, args):
     net = lasagne.layers.InputLayer((None, 1, 28, 28), input_var)
-    net = binary_net.conv_block(net, args, 'conv1', 8, 5, pool=True)
-    net = binary_net.conv_block(net, args, 'conv2', 8, 3, pad=1)
-    net = binary_net.dense_block(net, args, 'fc3', 32)
-    return binary_net.dense_block(net, args, 'fc4', 10, activation=False)
+    net = network_blocks.conv_block(net, args, 'conv1', 8, 5, pool=True)
+    net = network_blocks.conv_block(net, args, 'conv2', 8, 3, pad=1)
+    net = network_blocks.dense_block(net, args, 'fc3', 32)
+    return network_blocks.dense_block(net, args, 'fc4', 10, activation=False)
 
 
 def theano_outputs(network, X, names):
@@ -62,11 +65,11 @@ def small_model(mnist_data, tmp_path_factory):
         '--results-dir', str(folder / 'r'), '--weights-dir', str(folder / 'w')])
 
     # Rebuild the Theano network from the same weights file.
-    args = binary_net.parse_args(experiment, [])
+    args = run_options.parse_args(experiment, [])
     input_var = T.tensor4()
     network = build_small_network(input_var, args)
     saved = np.load(summary['model'])
-    for key, param in binary_net.layer_params(network).items():
+    for key, param in run_files.layer_params(network).items():
         param.set_value(saved[key].astype(param.dtype))
 
     X = mnist_data['test'][0][:1000]

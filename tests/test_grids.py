@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-import binary_net
 import methods
+import run_options
 import sweep
 from bench import common
 from conftest import ROOT
@@ -42,7 +42,7 @@ def test_every_run_of_a_grid_is_a_command_its_script_takes(path):
     script = importlib.import_module(os.path.splitext(grid['script'])[0])
     for run in runs:
         assert run.method in methods.METHODS
-        args = binary_net.parse_args(script.EXPERIMENT, run.argv)   # UsageError if not
+        args = run_options.parse_args(script.EXPERIMENT, run.argv)   # UsageError if not
         assert (args.method, args.seed) == (run.method, run.seed)
         if run.lr is not None:
             assert args.lr_start == run.lr

@@ -15,6 +15,7 @@ import binary_net
 import datasets
 import gxnor_graph_cache
 from conftest import ROOT
+import run_options
 import tiny_mnist
 
 FLAGS_ONLY = binary_net.Experiment('g', None, None, dict(batch_size=10, epochs=1, lr_start=0.1,
@@ -34,7 +35,7 @@ def kept_files(folder):
 
 def tiny_step(method, seed=1):
     """A fresh tiny_mnist network (weights from ``seed``) and its compiled functions."""
-    args = binary_net.parse_args(FLAGS_ONLY, ['--method', method])
+    args = run_options.parse_args(FLAGS_ONLY, ['--method', method])
     lasagne.random.set_rng(np.random.RandomState(seed))
     input_var = T.tensor4('inputs')
     network = tiny_mnist.build_network(input_var, args)
@@ -112,7 +113,7 @@ def test_the_key_is_the_same_in_another_process():
 
 def tiny_step_key():
     """The key of tiny_mnist's GXNOR training step (built, not compiled)."""
-    args = binary_net.parse_args(FLAGS_ONLY, ['--method', 'gxnor'])
+    args = run_options.parse_args(FLAGS_ONLY, ['--method', 'gxnor'])
     input_var, target_var, lr = T.tensor4('inputs'), T.matrix('targets'), T.scalar('lr')
     network = tiny_mnist.build_network(input_var, args)
     loss = binary_net.squared_hinge_loss(lasagne.layers.get_output(network), target_var)

@@ -11,19 +11,22 @@ import pytest
 import theano.tensor as T
 
 import binary_net
+import network_blocks
 from conftest import ROOT, subset_experiment
 import datasets
 import gated_xnor
 import gxnor_layers
 import methods
+import run_options
+import weight_stats
 
 
 def build_small_network(input_var, args):
     """8C5-MP2-64FC-10: every block kind (conv with pooling, hidden dense, last dense)."""
     net = lasagne.layers.InputLayer((None, 1, 28, 28), input_var)
-    net = binary_net.conv_block(net, args, 'conv1', 8, 5, pool=True)
-    net = binary_net.dense_block(net, args, 'fc2', 64)
-    return binary_net.dense_block(net, args, 'fc3', 10, activation=False)
+    net = network_blocks.conv_block(net, args, 'conv1', 8, 5, pool=True)
+    net = network_blocks.dense_block(net, args, 'fc2', 64)
+    return network_blocks.dense_block(net, args, 'fc3', 10, activation=False)
 
 
 @pytest.fixture
@@ -68,7 +71,7 @@ FLAGS_ONLY = binary_net.Experiment('m', None, None, dict(batch_size=10, epochs=1
 
 
 def test_method_flag_aliases_run_names_and_labels():
-    parse = lambda *argv: binary_net.parse_args(FLAGS_ONLY, list(argv))  # noqa: E731
+    parse = lambda *argv: run_options.parse_args(FLAGS_ONLY, list(argv))  # noqa: E731
     assert parse().method == 'gxnor' and parse('--no-discrete').method == 'fp'
     assert parse('--no-discrete', '--discrete').method == 'gxnor'
     names = set(parse('--method', name).run_name for name in methods.METHODS)
@@ -95,7 +98,7 @@ def test_bad_method_options_give_one_line_and_exit_2(small, capsys, flags, messa
 
 
 def compiled_small(method, *flags):
-    args = binary_net.parse_args(FLAGS_ONLY, ['--method', method] + list(flags))
+    args = run_options.parse_args(FLAGS_ONLY, ['--method', method] + list(flags))
     input_var = T.tensor4()
     network = build_small_network(input_var, args)
     return network, binary_net.compile_functions_for(network, input_var, args)
@@ -112,20 +115,6 @@ def test_binaryconnect_hidden_weights_stay_clipped(mnist_data):
     assert len(hidden) == 3
     for w in hidden:
         assert np.abs(w).max() <= 1.0 and (np.abs(w) == 1.0).mean() > 0.05
-
-
-def test_trained_state_bytes_counts_weights_scales_and_moments():
-    l_in = lasagne.layers.InputLayer((None, 20))
-    ttq = gxnor_layers.QuantizedDenseLayer(l_in, 10, 'ttq', b=None)
-    loss = binary_net.squared_hinge_loss(lasagne.layers.get_output(ttq), T.matrix())
-    updates = binary_net.build_updates(loss, ttq, 0.1)
-    state = [v for v in updates if v not in ttq.get_params()]
-    # W, wp, wn and their two Adam moments each, plus Adam's step count: float32
-    assert binary_net.trained_state_bytes(ttq, state) == 4 * (3 * (200 + 1 + 1) + 1)
-    int8 = gxnor_layers.DiscreteDenseLayer(l_in, 10, b=None, weight_storage='int8')
-    loss = binary_net.squared_hinge_loss(lasagne.layers.get_output(int8), T.matrix())
-    updates = binary_net.build_updates(loss, int8, 0.1, update='sgd')
-    assert binary_net.trained_state_bytes(int8, [v for v in updates if v is not int8.W]) == 200
 
 
 def test_method_models_record_method_and_engine_refuses_them(small, capsys):
@@ -146,7 +135,7 @@ def test_method_models_record_method_and_engine_refuses_them(small, capsys):
 
 def test_each_record_names_quantizers_the_layers_know_and_flags_the_harness_has():
     import mnist
-    dests = set(action.dest for action in binary_net.build_parser(mnist.EXPERIMENT)._actions)
+    dests = set(action.dest for action in run_options.build_parser(mnist.EXPERIMENT)._actions)
     for name, method in methods.METHODS.items():
         assert method.name == name and methods.get(name) is method
         assert method.weights in gxnor_layers.QUANTIZERS + ('gxnor', 'fp'), name
@@ -167,7 +156,7 @@ def test_a_flag_given_to_a_method_that_does_not_read_it_is_one_note():
             flag = '--' + dest.replace('_', '-')
             argv = ['--method', name, flag] + value
             found = []
-            binary_net.parse_args(mnist.EXPERIMENT, argv, found)
+            run_options.parse_args(mnist.EXPERIMENT, argv, found)
             reads = name in methods.readers(dest)
             assert reads == (dest in method.flags)
             assert len(found) == (0 if reads else 1), (argv, found)

@@ -41,8 +41,8 @@ def test_departures_name_what_differs_from_the_papers_method():
     """Every method hyperparameter away from mnist.py's defaults is named; the
     schedule and the data are not method hyperparameters."""
     import mnist
-    import binary_net
-    defaults = vars(binary_net.parse_args(mnist.EXPERIMENT, []))
+    import run_options
+    defaults = vars(run_options.parse_args(mnist.EXPERIMENT, []))
     assert set(mnist_protocol.PAPER_METHOD) <= set(defaults)
     assert mnist_protocol.departures(defaults) == ''
     changed = dict(defaults, a=1.0, m=10.0, update='int8-momentum', seed=7, batch_size=50)
@@ -65,10 +65,10 @@ def test_committed_file_has_a_finished_cpu_run_of_the_makefile_protocol():
     """The README's `make mnist` figures come from a recorded run of MNIST_FLAGS:
     the same schedule, and the same departures from the paper's method."""
     import mnist
-    import binary_net
+    import run_options
     with open(os.path.join(ROOT, 'Makefile')) as handle:
         line = [l for l in handle if l.startswith('MNIST_FLAGS ?=')][0]
-    config = vars(binary_net.parse_args(mnist.EXPERIMENT, line.split('?=')[1].split()))
+    config = vars(run_options.parse_args(mnist.EXPERIMENT, line.split('?=')[1].split()))
     runs = mnist_protocol.load(mnist_protocol.DEFAULT_FILE)
     matching = [r for r in runs
                 if r['batch_size'] == config['batch_size'] and r['epochs'] == config['epochs'] and

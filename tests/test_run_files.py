@@ -1,6 +1,8 @@
-"""run_files: a run's files written all or nothing, a checkpoint restored exactly,
-a model file in the gxnor-model format."""
+"""run_files: a run's files written all or nothing, stale temporary files, a checkpoint
+restored exactly or read back with why it cannot be, a model file in the gxnor-model format."""
 import errno
+import io
+import json
 import os
 
 import gxnor_compat  # noqa: F401
@@ -12,7 +14,6 @@ import theano
 import gxnor_layers
 import model_format
 import run_files
-import run_guard
 
 
 def tiny_network():
@@ -29,7 +30,7 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch
         out.write(data[:3])
         raise IOError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(run_files, '_write_bytes', disk_full)
-    with pytest.raises(run_guard.WriteError) as info:
+    with pytest.raises(run_files.WriteError) as info:
         run_files.atomic_write(path, lambda out: out.write(b'epoch 2'))
     assert info.value.disk_full and info.value.filename == path
     assert os.listdir(str(tmp_path)) == ['results.json']
@@ -79,7 +80,7 @@ def test_checkpoint_of_another_network_is_a_checkpoint_error(tmp_path):
     path = str(tmp_path / 'checkpoint.npz')
     run_files.save_checkpoint(path, params, [], np.random.RandomState(0), dict(next_epoch=1))
     params['fc.W'].set_value(np.zeros((5, 3), dtype=params['fc.W'].dtype))
-    with pytest.raises(run_guard.CheckpointError) as info:
+    with pytest.raises(run_files.CheckpointError) as info:
         run_files.load_checkpoint(path, params, [], np.random.RandomState(0))
     assert str(info.value) == 'fc.W has shape (4, 3), the network needs (5, 3)'
 
@@ -95,3 +96,64 @@ def test_model_file_is_marked_with_the_format_and_reads_back(tmp_path):
     fc = lasagne.layers.get_all_layers(network)[1]
     assert np.array_equal(arrays['fc.W'], fc.weight_values())   # as stored by the layer
     assert all(a.dtype == np.float32 for a in arrays.values())
+
+
+def test_stale_temporaries_of_the_run_only(tmp_path):
+    names = ['.tmp-run.npz.Ab3dE6', '.tmp-run.npz.x1y2z3w4', '.tmp-abcdefghrun.npz',
+             '.tmp-xrun.npz.abcdefgh', '.tmp-other.npz.abcdefgh', 'run.npz', 'run.npz.old-1']
+    for name in names:
+        (tmp_path / name).write_bytes(b'x')
+    removed = run_files.remove_stale_temporaries(str(tmp_path), [str(tmp_path / 'run.npz')])
+    assert removed == ['.tmp-abcdefghrun.npz', '.tmp-run.npz.Ab3dE6', '.tmp-run.npz.x1y2z3w4']
+    assert sorted(os.listdir(str(tmp_path))) == sorted(names[3:])
+    # In the run's own folder every temporary file is the run's.
+    assert run_files.remove_stale_temporaries(str(tmp_path)) == sorted(names[3:5])
+
+
+def write_checkpoint(path, progress, as_bytes=False):
+    text = json.dumps(progress)
+    np.savez(path, **{'param:w': np.arange(5000, dtype=np.float32),
+                      '__progress__': np.array(text.encode('utf-8') if as_bytes else text)})
+
+
+def test_progress_of_a_sound_checkpoint_from_either_python(tmp_path):
+    path = str(tmp_path / 'checkpoint.npz')
+    for as_bytes in (False, True):   # Python 3 writes text, Python 2.7 bytes
+        write_checkpoint(path, dict(next_epoch=3, config={'a': 1}), as_bytes)
+        assert run_files.read_progress(path) == dict(next_epoch=3, config={'a': 1})
+
+
+def test_unreadable_checkpoints_say_why_in_plain_words(tmp_path):
+    path = str(tmp_path / 'checkpoint.npz')
+    write_checkpoint(path, dict(next_epoch=3))
+    sound = open(path, 'rb').read()
+    member = sound.index(b'\x00\x00\x80?')   # a float 1.0 of param:w, stored uncompressed
+    np.savez(str(tmp_path / 'other.npz'), a=np.zeros(3))
+    cases = [(sound[:len(sound) // 2], 'it is truncated or damaged'),
+             (sound[:member] + b'\xff' + sound[member + 1:],
+              'it is damaged (param:w.npy fails its checksum)'),
+             (os.urandom(3000).replace(b'PK', b'pk'), 'it is not a checkpoint (not an .npz'),
+             (b'', 'it is empty'),
+             (open(str(tmp_path / 'other.npz'), 'rb').read(), 'it is not a checkpoint of these')]
+    for data, message in cases:
+        with open(path, 'wb') as out:
+            out.write(data)
+        with pytest.raises(run_files.CheckpointError) as info:
+            run_files.read_progress(path)
+        assert str(info.value).startswith(message), (message, str(info.value))
+
+
+def test_write_error_knows_a_full_disk():
+    import errno
+    assert run_files.WriteError(errno.ENOSPC, 'No space left on device', 'f').disk_full
+    assert not run_files.WriteError(errno.EACCES, 'Permission denied', 'f').disk_full
+    assert isinstance(run_files.WriteError(errno.EIO, 'x', 'f'), IOError)
+
+
+def test_json_of_either_python_decodes():
+    assert run_files.decode_json(np.array(b'{"a": [1, 2]}')) == {'a': [1, 2]}
+    assert run_files.decode_json(np.array(u'{"a": "b"}')) == {'a': 'b'}
+    with io.BytesIO() as buffer:   # through an .npy file, as in a checkpoint
+        np.save(buffer, np.array(u'[3]'))
+        buffer.seek(0)
+        assert run_files.decode_json(np.load(buffer)) == [3]

@@ -94,9 +94,9 @@ def test_a_theano_mode_without_c_code_is_one_line_naming_what_works(mnist_dir, t
 
 def test_a_folder_where_the_checkpoint_should_be_is_one_line(mnist_dir, tmp_path):
     import mnist
-    import binary_net
+    import run_options
     argv = command(mnist_dir, tmp_path)[2:]
-    run = binary_net.parse_args(mnist.EXPERIMENT, argv).run_name
+    run = run_options.parse_args(mnist.EXPERIMENT, argv).run_name
     (tmp_path / 'results' / run / 'checkpoint.npz').mkdir(parents=True)
     proc = subprocess.Popen(command(mnist_dir, tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=str(tmp_path))

@@ -20,14 +20,15 @@ import lasagne  # noqa: E402
 
 import binary_net  # noqa: E402
 import mnist  # noqa: E402
+import network_blocks  # noqa: E402
 
 
 def build_network(input_var, args):
     """conv 4x5x5 - MP2 - BN - act - dense 10 - BN: compiles and runs in seconds (also the
     network of tests/test_binary_net.py's in-process runs)."""
     net = lasagne.layers.InputLayer((None, 1, 28, 28), input_var)
-    net = binary_net.conv_block(net, args, 'conv1', 4, 5, pool=True)
-    return binary_net.dense_block(net, args, 'fc2', 10, activation=False)
+    net = network_blocks.conv_block(net, args, 'conv1', 4, 5, pool=True)
+    return network_blocks.dense_block(net, args, 'fc2', 10, activation=False)
 
 
 EXPERIMENT = binary_net.Experiment('tiny', mnist.load_data, build_network,

@@ -45,7 +45,9 @@ if ROOT not in sys.path:
 import gxnor_compat  # noqa: E402,F401  (before theano and lasagne)
 import numpy as np  # noqa: E402
 
-SCRIPTS = ('mnist', 'cifar10', 'svhn')
+import dataset_names  # noqa: E402
+
+SCRIPTS = dataset_names.NAMES
 
 
 def _shape_bookkeeping(node):
@@ -99,12 +101,16 @@ def device_description():
 
 def build_network(script, argv):
     """(network, input variable, parsed args) of ``script`` with flags ``argv``,
-    its initial weights drawn from the script's seed."""
+    its initial weights drawn from the script's seed.
+
+    ``script`` is a module name: one of :data:`SCRIPTS` (the command line's
+    choices), or another script of the same form (the benches time
+    ``tests/tiny_mnist.py``)."""
     import lasagne
     import theano.tensor as T
-    import binary_net
+    import run_options
     module = importlib.import_module(script)
-    args = binary_net.parse_args(module.EXPERIMENT, argv)
+    args = run_options.parse_args(module.EXPERIMENT, argv)
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     np.random.seed(args.seed)
     input_var = T.tensor4('inputs')
@@ -115,11 +121,12 @@ def build_step(script, argv):
     """(train_fn, params, training state, input shape) of ``script``'s network."""
     import lasagne
     import binary_net
+    import run_files
     network, input_var, args = build_network(script, argv)
     train_fn, _, state = binary_net.compile_functions_for(network, input_var, args,
                                                          evaluation=False)
     shape = lasagne.layers.get_all_layers(network)[0].shape[1:]
-    return train_fn, binary_net.layer_params(network), state, shape
+    return train_fn, run_files.layer_params(network), state, shape
 
 
 def random_batches(shape, batch, count, seed, classes=10):

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Where the time of a CIFAR-10 training step goes on the CPU, and images/s
-before and after keeping freed memory (:func:`binary_net.keep_freed_memory`),
+before and after keeping freed memory (:func:`machine.keep_freed_memory`),
 side by side in one run.
 
 Compiles ``cifar10.py``'s GXNOR-Net training step (the script's own network,
@@ -63,7 +63,7 @@ __all__ = ['CATEGORIES', 'VARIANTS', 'categorize', 'scalar_ops', 'main']
 CPU_PROTOCOL_WIDTHS = '32,64,128,256'
 # (key, name, keep_freed_memory): glibc's default, then what binary_net.run does.
 VARIANTS = [('before', 'before: glibc returns freed memory to the system (its default)', False),
-            ('after', 'after: binary_net.keep_freed_memory() (binary_net.run calls it)', True)]
+            ('after', 'after: machine.keep_freed_memory() (binary_net.run calls it)', True)]
 OP_CATEGORIES = ('conv_forward', 'conv_grad_inputs', 'conv_grad_weights', 'dense', 'pooling',
                  'batch_norm', 'activation', 'dst', 'random', 'other')
 CATEGORIES = OP_CATEGORIES + ('theano_overhead', 'host_input')
@@ -165,8 +165,9 @@ def _child(widths, batch, steps, profile, keep):
     import binary_net
     import datasets
     import gxnor_layers
+    import machine
     gpu_step = common.tool('gpu_step')
-    kept = binary_net.keep_freed_memory() if keep else False   # before compiling, as run()
+    kept = machine.keep_freed_memory() if keep else False   # before compiling, as run()
     network, input_var, args = gpu_step.build_network(
         'cifar10', ['--batch-size', str(batch), '--widths', widths])
     started = time.time()

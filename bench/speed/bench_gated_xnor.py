@@ -211,7 +211,7 @@ _POOL = dict(kind='maxpool', pool_size=[2, 2], stride=[2, 2], pad=[0, 0], ignore
 
 
 def _conv_block(name, filters, size, pad, pool, act, H, N):
-    """conv, [pool], batch norm, activation: binary_net.conv_block's order."""
+    """conv, [pool], batch norm, activation: network_blocks.conv_block's order."""
     conv = _weights(name, 'conv', H, N, num_filters=filters, filter_size=[size, size],
                     stride=[1, 1], pad=[pad, pad], flip_filters=False)
     return [conv] + ([_POOL] if pool else []) + [_bn(name, [0, 2, 3]), act]

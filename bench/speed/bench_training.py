@@ -38,6 +38,7 @@ import binary_net  # noqa: E402
 import datasets  # noqa: E402
 import gxnor_layers  # noqa: E402
 import mnist  # noqa: E402
+import run_options  # noqa: E402
 from bench import common  # noqa: E402
 
 CONFIGS = [
@@ -86,7 +87,7 @@ def configuration_bytes(flags, batch_size=100):
     The same numbers as a run's (they follow from the shapes); seconds instead
     of the minutes of compiling each training step.
     """
-    args = binary_net.parse_args(mnist.EXPERIMENT, flags + ['--batch-size', str(batch_size)])
+    args = run_options.parse_args(mnist.EXPERIMENT, flags + ['--batch-size', str(batch_size)])
     input_var = T.tensor4()
     network = mnist.build_network(input_var, args)
     srng = MRG_RandomStreams(1234)
@@ -100,7 +101,7 @@ def configuration_bytes(flags, batch_size=100):
 
 
 def measure(flags, X, y, batch_size, batches):
-    args = binary_net.parse_args(mnist.EXPERIMENT, flags + ['--batch-size', str(batch_size)])
+    args = run_options.parse_args(mnist.EXPERIMENT, flags + ['--batch-size', str(batch_size)])
     input_var = T.tensor4()
     network = mnist.build_network(input_var, args)
     train_fn, _, state = binary_net.compile_functions_for(network, input_var, args,

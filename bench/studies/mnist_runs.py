@@ -18,8 +18,8 @@ import subprocess
 import sys
 import time
 
-import binary_net
 import mnist
+import run_options
 from bench.common import ROOT, read_json
 
 __all__ = ['add_protocol_arguments', 'protocol_flags', 'run_paths', 'run_mnist']
@@ -50,7 +50,7 @@ def protocol_flags(args, lr_start, lr_end, seed):
 def run_paths(argv, out):
     """(run name, results.json, model .npz, log) of ``mnist.py argv`` under ``out``."""
     argv = list(argv) + ['--results-dir', os.path.join(out, 'results')]
-    run_name = binary_net.parse_args(mnist.EXPERIMENT, argv).run_name
+    run_name = run_options.parse_args(mnist.EXPERIMENT, argv).run_name
     folder = os.path.join(out, 'results')
     return (run_name, os.path.join(folder, run_name, 'results.json'),
             os.path.join(folder, run_name + '.npz'), os.path.join(out, 'logs', run_name + '.log'))
@@ -65,7 +65,7 @@ def run_mnist(label, argv, out, epochs=None):
     argv = [str(a) for a in argv]
     run_name, results, _, log = run_paths(argv, out)
     if epochs is None:
-        epochs = binary_net.parse_args(mnist.EXPERIMENT, argv).epochs
+        epochs = run_options.parse_args(mnist.EXPERIMENT, argv).epochs
     if os.path.exists(results):
         data = read_json(results)
         if data['epochs_done'] >= epochs:
