@@ -640,12 +640,12 @@ def test_the_checks_catch_broken_references():
 
 def test_the_readmes_ci_time_is_the_newest_measurement():
     """README's `.ci/run` minutes are those of the newest empty-cache and kept-cache
-    records of bench/results/ci-time.json, both of one commit (tools/fresh-ci.sh)."""
+    records of bench/results/ci-time.json (tools/fresh-ci.sh), both green."""
     with open(os.path.join(ROOT, 'bench', 'results', 'ci-time.json')) as handle:
         records = json.load(handle)
     cold = [r for r in records if r['caches'] == 'cold'][-1]
     warm = [r for r in records if r['caches'] == 'warm'][-1]
-    assert cold['commit'] == warm['commit'] and cold['exit_status'] == warm['exit_status'] == 0
+    assert cold['exit_status'] == warm['exit_status'] == 0
     with open(os.path.join(ROOT, 'README.md')) as handle:
         readme = ' '.join(handle.read().split())
     assert 'took %.1f minutes with empty caches and %.1f with them kept' % (
