@@ -12,8 +12,8 @@ Examples
 --------
 >>> NAMES
 ('mnist', 'cifar10', 'svhn')
->>> CLASSES['svhn']
-10
+>>> CLASSES['svhn'], TITLES['cifar10']
+(10, 'CIFAR-10')
 >>> script('imagenet')
 Traceback (most recent call last):
 ...
@@ -24,11 +24,13 @@ from __future__ import absolute_import, division, print_function
 import importlib
 from collections import OrderedDict
 
-__all__ = ['NAMES', 'CLASSES', 'script']
+__all__ = ['NAMES', 'CLASSES', 'TITLES', 'script']
 
 # Name -> number of classes, for model files that do not state their own ``classes``.
 CLASSES = OrderedDict([('mnist', 10), ('cifar10', 10), ('svhn', 10)])
 NAMES = tuple(CLASSES)
+# How tables, figures and titles write each name.
+TITLES = {'mnist': 'MNIST', 'cifar10': 'CIFAR-10', 'svhn': 'SVHN'}
 
 
 def script(name):

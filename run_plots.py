@@ -23,17 +23,17 @@ from __future__ import absolute_import, division, print_function
 import os
 import sys
 
+import dataset_names
+
 __all__ = ['plot_curves', 'title', 'dataset_of', 'paper_error', 'curves_path', 'redraw',
            'main']
-
-DATASETS = {'mnist': 'MNIST', 'cifar10': 'CIFAR-10', 'svhn': 'SVHN'}
 
 
 def dataset_of(results):
     """The run's dataset ('mnist', 'cifar10', 'svhn'), or None: its ``dataset`` field, else
     the first word of its run name (the scripts' default names begin with it)."""
     name = results.get('dataset') or (results.get('run') or '').split('-')[0]
-    return name if name in DATASETS else None
+    return name if name in dataset_names.TITLES else None
 
 
 def paper_error(results):
@@ -59,7 +59,7 @@ def title(results):
              '%s training images' % format(config['train_size'], ',')
              if config.get('train_size') else None,
              'seed %s' % config['seed'] if 'seed' in config else None]
-    dataset = DATASETS.get(dataset_of(results), results.get('run', ''))
+    dataset = dataset_names.TITLES.get(dataset_of(results), results.get('run', ''))
     return '%s, %s: %s' % (dataset, name, ', '.join(w for w in words if w))
 
 

@@ -25,6 +25,8 @@ from __future__ import absolute_import, division, print_function
 import os
 import sys
 
+import dataset_names
+
 __all__ = ['plot', 'plotted', 'protocol', 'main']
 
 
@@ -91,8 +93,11 @@ def plot(summary, path):
     ax.set_xlabel('test error (%), log scale')
     ax.legend(loc='upper right', fontsize=7, numpoints=1)
     grid = summary.get('grid', {})
-    ax.set_title('%s: %s, %s' % (grid.get('name', 'sweep'), summary.get('dataset', ''),
-                                 protocol(grid)), fontsize=9)
+    dataset = summary.get('dataset', '')
+    ax.set_title('%s: %s, %s%s' % (
+        grid.get('name', 'sweep'), dataset_names.TITLES.get(dataset, dataset), protocol(grid),
+        '; each method at its LR of the lowest validation error'
+        if grid.get('lr_search') or grid.get('lr_search_of') else ''), fontsize=9)
     fig.tight_layout()
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
