@@ -34,6 +34,7 @@ import json
 import os
 import re
 import struct
+import sys
 import tempfile
 import zipfile
 import zlib
@@ -322,8 +323,22 @@ def write_results(folder, history, summary, together=None):
         together)
     atomic_write(os.path.join(folder, 'results.mat'),
                  lambda out: scipy.io.savemat(out, curves), together)
-    if trained:
-        import run_plots
-        atomic_write(os.path.join(folder, 'curves.png'),
-                     lambda out: run_plots.plot_curves(out, dict(summary, history=history)),
+    picture = _curves_png(dict(summary, history=history)) if trained else None
+    if picture is not None:
+        atomic_write(os.path.join(folder, 'curves.png'), lambda out: out.write(picture),
                      together)
+
+
+def _curves_png(results):
+    """curves.png's bytes; None, with one warning line, when they cannot be drawn: a
+    figure is never worth a stopped run (the figure comes back with the next epoch, or
+    from ``python run_plots.py results.json``)."""
+    import run_plots
+    buffer = io.BytesIO()
+    try:
+        run_plots.plot_curves(buffer, results)
+    except Exception as err:  # matplotlib's fonts, a backend, a bug in the figure
+        sys.stderr.write('warning: curves.png not drawn this epoch (%s: %s); the run goes on\n'
+                         % (type(err).__name__, ' '.join(str(err).split())))
+        return None
+    return buffer.getvalue()

@@ -157,3 +157,28 @@ def test_json_of_either_python_decodes():
         np.save(buffer, np.array(u'[3]'))
         buffer.seek(0)
         assert run_files.decode_json(np.load(buffer)) == [3]
+
+
+def _history(epochs):
+    return [dict(epoch=e, train_loss=1.0 / (e + 1), val_loss=1.0 / (e + 1), val_err=10.0 - e,
+                 test_err=10.5 - e, lr=0.1 if e else 0.0, seconds=1.0, weights_changed=None)
+            for e in range(epochs + 1)]
+
+
+def test_results_json_mat_and_curves_are_written_and_a_figure_that_fails_stops_nothing(
+        tmp_path, monkeypatch, capsys):
+    import run_plots
+    summary = dict(run='mnist-x', method='gxnor', best_val_epoch=2, config=dict(epochs=2))
+    folder = str(tmp_path / 'drawn')
+    run_files.write_results(folder, _history(2), summary)
+    assert sorted(os.listdir(folder)) == ['curves.png', 'results.json', 'results.mat']
+
+    def broken(out, results):
+        raise RuntimeError('no font\nfound')
+    monkeypatch.setattr(run_plots, 'plot_curves', broken)
+    folder = str(tmp_path / 'not-drawn')
+    run_files.write_results(folder, _history(2), summary)
+    # the epoch's results are written all the same; the figure is left out with one line
+    assert sorted(os.listdir(folder)) == ['results.json', 'results.mat']
+    assert capsys.readouterr().err == \
+        'warning: curves.png not drawn this epoch (RuntimeError: no font found); the run goes on\n'
