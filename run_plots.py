@@ -36,20 +36,24 @@ def dataset_of(results):
     return name if name in dataset_names.TITLES else None
 
 
+def _method(results):
+    """The run's record in methods.py (its ``method``, else its config's), or None."""
+    import methods
+    return methods.METHODS.get(results.get('method') or
+                               results.get('config', {}).get('method', 'gxnor'))
+
+
 def paper_error(results):
     """The paper's test error (%) for the run's method on its dataset, or None."""
-    import methods
-    method = methods.METHODS.get(results.get('method') or
-                                 results.get('config', {}).get('method', 'gxnor'))
+    method = _method(results)
     accuracy = method.paper.get(dataset_of(results)) if method else None
     return round(100 - accuracy, 2) if accuracy else None
 
 
 def title(results):
     """Dataset, method and protocol in one line."""
-    import methods
     config = results.get('config', {})
-    method = methods.METHODS.get(results.get('method') or config.get('method', 'gxnor'))
+    method = _method(results)
     name = method.title.split(' (')[0] if method else results.get('method', '')
     words = ['batch %s' % config['batch_size'] if 'batch_size' in config else None,
              '%s epochs' % config['epochs'] if 'epochs' in config else None,
